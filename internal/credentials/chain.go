@@ -1,0 +1,207 @@
+package credentials
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+)
+
+// DefaultSessionName is the STS role session name when none is configured,
+// so that CloudTrail shows signway as the caller.
+const DefaultSessionName = "signway"
+
+// stsFallbackRegion is used to sign STS calls when neither the options nor
+// the environment name a region: the global STS endpoint lives there.
+const stsFallbackRegion = "us-east-1"
+
+// ChainOptions configure DefaultChain.
+type ChainOptions struct {
+	// Profile selects a shared config profile; empty means AWS_PROFILE, else
+	// "default".
+	Profile string
+	// Region is used by the sources that call AWS (SSO, STS for role_arn and
+	// web identity profiles); empty means AWS_REGION or the profile's.
+	Region string
+	// HTTPClient, if set, is used for the calls to AWS (STS, SSO) and IMDS.
+	// The SDK calls the container credentials endpoint with its own client.
+	HTTPClient *http.Client
+}
+
+// DefaultChain returns the AWS SDK's default credential chain: environment
+// variables, the shared config and credentials files (with AWS_PROFILE or
+// opts.Profile: static keys, role_arn, SSO, credential_process, web
+// identity), the web identity token file, ECS/EKS container credentials and
+// IMDSv2. Endpoint overrides (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS, the
+// config file's services sections) apply as they do in the SDK.
+//
+// ctx is used only while loading configuration; no credentials are fetched
+// until Retrieve.
+func DefaultChain(ctx context.Context, opts ChainOptions) (Provider, error) {
+	lo := []func(*config.LoadOptions) error{
+		// The SDK's cache reports Expires early by its expiry window (five
+		// minutes for container credentials); Cache applies its own margin
+		// and needs the real expiry.
+		config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
+			o.ExpiryWindow, o.ExpiryWindowJitterFrac = 0, 0
+		}),
+	}
+	if opts.Profile != "" {
+		lo = append(lo, config.WithSharedConfigProfile(opts.Profile))
+	}
+	if opts.Region != "" {
+		lo = append(lo, config.WithRegion(opts.Region))
+	}
+	if opts.HTTPClient != nil {
+		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
+	}
+	name := chainName(opts.Profile)
+	cfg, err := config.LoadDefaultConfig(ctx, lo...)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration for the %s: %w", name, err)
+	}
+	if cfg.Credentials == nil {
+		return nil, fmt.Errorf("loading AWS configuration for the %s: no credential source configured", name)
+	}
+	return &sdkProvider{p: cfg.Credentials, name: name}, nil
+}
+
+func chainName(profile string) string {
+	if profile == "" {
+		profile = os.Getenv("AWS_PROFILE")
+	}
+	if profile == "" {
+		return "default credential chain"
+	}
+	return fmt.Sprintf("default credential chain (profile %s)", profile)
+}
+
+// AssumeRoleOptions configure AssumeRole.
+type AssumeRoleOptions struct {
+	RoleARN string
+	// SessionName is the role session name; empty means DefaultSessionName.
+	SessionName    string
+	ExternalID     string
+	SourceIdentity string
+	// Duration of the role session; zero means the SDK's default, 15 minutes.
+	Duration time.Duration
+	// Tags are session tags.
+	Tags map[string]string
+	// Region of STS (sts_region); empty means AWS_REGION or the profile's,
+	// else us-east-1.
+	Region string
+	// Endpoint overrides the STS endpoint (for example a moto server); empty
+	// means AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or the config file, as in
+	// the SDK, else the regional STS endpoint.
+	Endpoint   string
+	HTTPClient *http.Client
+}
+
+// AssumeRole returns a Provider that calls STS AssumeRole, signing the call
+// with credentials from base. Role chaining is base being another AssumeRole
+// provider. base is asked for credentials on every call to STS; give a
+// *Cache as base to reuse them.
+func AssumeRole(base Provider, opts AssumeRoleOptions) (Provider, error) {
+	if base == nil {
+		return nil, errors.New("assume role: no base credentials provider")
+	}
+	if opts.RoleARN == "" {
+		return nil, errors.New("assume role: role ARN is empty")
+	}
+	if _, err := arn.Parse(opts.RoleARN); err != nil {
+		return nil, fmt.Errorf("assume role: role ARN %q: %w", opts.RoleARN, err)
+	}
+	if opts.Duration < 0 {
+		return nil, fmt.Errorf("assuming role %s: negative duration %s", opts.RoleARN, opts.Duration)
+	}
+
+	// LoadDefaultConfig rather than a bare sts.Options so that endpoint
+	// overrides, retry settings, FIPS and the like are resolved as the SDK
+	// does everywhere else. It only reads files and the environment.
+	awsBase := ToAWS(base)
+	lo := []func(*config.LoadOptions) error{config.WithCredentialsProvider(awsBase)}
+	if opts.Region != "" {
+		lo = append(lo, config.WithRegion(opts.Region))
+	}
+	if opts.HTTPClient != nil {
+		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background(), lo...)
+	if err != nil {
+		return nil, fmt.Errorf("assuming role %s: loading AWS configuration: %w", opts.RoleARN, err)
+	}
+	// LoadDefaultConfig wrapped base in the SDK's cache, which would keep
+	// base's credentials until they expire; base decides freshness instead.
+	cfg.Credentials = awsBase
+	if cfg.Region == "" {
+		cfg.Region = stsFallbackRegion
+	}
+	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if opts.Endpoint != "" {
+			o.BaseEndpoint = aws.String(opts.Endpoint)
+		}
+	})
+
+	session := opts.SessionName
+	if session == "" {
+		session = DefaultSessionName
+	}
+	p := stscreds.NewAssumeRoleProvider(client, opts.RoleARN, func(o *stscreds.AssumeRoleOptions) {
+		o.RoleSessionName = session
+		o.Duration = opts.Duration
+		if opts.ExternalID != "" {
+			o.ExternalID = aws.String(opts.ExternalID)
+		}
+		if opts.SourceIdentity != "" {
+			o.SourceIdentity = aws.String(opts.SourceIdentity)
+		}
+		o.Tags = sessionTags(opts.Tags)
+	})
+	return &assumeRoleProvider{p: p, roleARN: opts.RoleARN}, nil
+}
+
+// sessionTags sorts by key so that the STS request is the same every time.
+func sessionTags(m map[string]string) []types.Tag {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	tags := make([]types.Tag, 0, len(keys))
+	for _, k := range keys {
+		tags = append(tags, types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return tags
+}
+
+type assumeRoleProvider struct {
+	p       *stscreds.AssumeRoleProvider
+	roleARN string
+}
+
+func (a *assumeRoleProvider) String() string { return "assume role " + a.roleARN }
+
+func (a *assumeRoleProvider) Retrieve(ctx context.Context) (Credentials, error) {
+	v, err := a.p.Retrieve(ctx)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("assuming role %s: %w", a.roleARN, err)
+	}
+	c, err := fromSDK(v, stscreds.ProviderName)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("assuming role %s: %w", a.roleARN, err)
+	}
+	return c, nil
+}

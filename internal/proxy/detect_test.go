@@ -1,0 +1,82 @@
+package proxy
+
+import "testing"
+
+func TestDetectService(t *testing.T) {
+	tests := []struct {
+		host, service, region string
+	}{
+		{"examplebucket.s3.us-west-2.amazonaws.com", "s3", "us-west-2"},
+		{"s3.eu-central-1.amazonaws.com", "s3", "eu-central-1"},
+		{"examplebucket.s3.amazonaws.com", "s3", "us-east-1"},
+		{"s3.amazonaws.com", "s3", "us-east-1"},
+		{"s3-us-west-2.amazonaws.com", "s3", "us-west-2"},
+		{"bucket.s3.dualstack.ap-south-1.amazonaws.com", "s3", "ap-south-1"},
+		{"s3-fips.us-east-2.amazonaws.com", "s3", "us-east-2"},
+		{"bucket.s3-fips.dualstack.us-east-2.amazonaws.com", "s3", "us-east-2"},
+		{"myap-123456789012.s3-accesspoint.eu-west-1.amazonaws.com", "s3", "eu-west-1"},
+		{"myap-123456789012.s3-accesspoint.dualstack.eu-west-1.amazonaws.com", "s3", "eu-west-1"},
+		{"123456789012.s3-control.us-east-1.amazonaws.com", "s3", "us-east-1"},
+		{"ol-123.s3-object-lambda.us-east-1.amazonaws.com", "s3-object-lambda", "us-east-1"},
+		{"ap-123.op-01.s3-outposts.us-west-2.amazonaws.com", "s3-outposts", "us-west-2"},
+		{"bucket--use1-az4--x-s3.s3express-use1-az4.us-east-1.amazonaws.com", "s3express", "us-east-1"},
+		{"bucket.vpce-1a2b3c4d-5e6f.s3.us-east-1.vpce.amazonaws.com", "s3", "us-east-1"},
+		{"abc123.execute-api.eu-west-1.amazonaws.com", "execute-api", "eu-west-1"},
+		{"abcdefg.lambda-url.us-east-2.on.aws", "lambda", "us-east-2"},
+		{"search-logs-abc.us-east-1.es.amazonaws.com", "es", "us-east-1"},
+		{"vpc-logs-abc.eu-west-3.es.amazonaws.com", "es", "eu-west-3"},
+		{"abc123.us-east-1.aoss.amazonaws.com", "aoss", "us-east-1"},
+		{"dynamodb.us-west-2.amazonaws.com", "dynamodb", "us-west-2"},
+		{"dynamodb-fips.us-gov-west-1.amazonaws.com", "dynamodb", "us-gov-west-1"},
+		{"streams.dynamodb.us-west-2.amazonaws.com", "dynamodb", "us-west-2"},
+		{"bedrock-runtime.us-east-1.amazonaws.com", "bedrock", "us-east-1"},
+		{"sts.amazonaws.com", "sts", "us-east-1"},
+		{"sts.ap-southeast-2.amazonaws.com", "sts", "ap-southeast-2"},
+		{"s3.cn-north-1.amazonaws.com.cn", "s3", "cn-north-1"},
+		{"bucket.s3.cn-northwest-1.amazonaws.com.cn", "s3", "cn-northwest-1"},
+		{"abc.execute-api.cn-north-1.amazonaws.com.cn", "execute-api", "cn-north-1"},
+		{"s3.us-gov-west-1.amazonaws.com", "s3", "us-gov-west-1"},
+		{"abc.execute-api.us-gov-east-1.amazonaws.com", "execute-api", "us-gov-east-1"},
+		{"sqs.us-east-1.amazonaws.com:443", "sqs", "us-east-1"},
+		{"S3.US-WEST-2.AMAZONAWS.COM.", "s3", "us-west-2"},
+		{"s3.dualstack.us-east-1.api.aws", "s3", "us-east-1"},
+		{"localhost:9000", "", ""},
+		{"example.com", "", ""},
+		{"127.0.0.1:7070", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.host, func(t *testing.T) {
+			got := DetectService(tt.host)
+			if got.Service != tt.service || got.Region != tt.region {
+				t.Errorf("DetectService(%q) = %+v, want service %q region %q", tt.host, got, tt.service, tt.region)
+			}
+		})
+	}
+}
+
+func TestResolveSigning(t *testing.T) {
+	tests := []struct {
+		name, host, service, region, fallback string
+		wantSvc, wantRegion, wantErr        string
+	}{
+		{"detected", "bucket.s3.us-west-2.amazonaws.com", "", "", "", "s3", "us-west-2", ""},
+		{"flags override", "bucket.s3.us-west-2.amazonaws.com", "s3-object-lambda", "eu-west-1", "", "s3-object-lambda", "eu-west-1", ""},
+		{"fallback region", "localhost:9000", "s3", "", "us-east-1", "s3", "us-east-1", ""},
+		{"nothing", "localhost:9000", "", "", "", "", "", "add --service"},
+		{"no region", "localhost:9000", "es", "", "", "", "", "add --region"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			svc, region, err := ResolveSigning(tt.host, tt.service, tt.region, tt.fallback)
+			if tt.wantErr != "" {
+				if err == nil || !contains(err.Error(), tt.wantErr) {
+					t.Fatalf("err = %v, want it to say %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || svc != tt.wantSvc || region != tt.wantRegion {
+				t.Fatalf("got %q %q %v, want %q %q", svc, region, err, tt.wantSvc, tt.wantRegion)
+			}
+		})
+	}
+}

@@ -1,0 +1,178 @@
+// Package proxy owns the request path between a caller and an upstream: the
+// httputil.ReverseProxy with its Rewrite, the signing RoundTripper, payload
+// strategies (unsigned, hashed through a bounded spool), the upstream
+// transport, and the mapping of failures to 4xx/5xx answers that tell the
+// caller what to fix.
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"time"
+
+	"github.com/signway/signway/internal/sigv4"
+)
+
+// Metrics is what the proxy reports; *admin.Metrics implements it.
+type Metrics interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
+	InFlightInc()
+	InFlightDec()
+	SigningError(route, reason string)
+	UpstreamError(route, kind string)
+	CredentialError(source string)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) ObserveRequest(string, string, int, time.Duration) {}
+func (nopMetrics) InFlightInc()                                      {}
+func (nopMetrics) InFlightDec()                                      {}
+func (nopMetrics) SigningError(string, string)                       {}
+func (nopMetrics) UpstreamError(string, string)                      {}
+func (nopMetrics) CredentialError(string)                            {}
+
+// Options assemble a Proxy. Everything with side effects is passed in.
+type Options struct {
+	Route     *Route
+	Transport http.RoundTripper // the upstream transport; NewTransport's by default
+	Now       func() time.Time  // the signing clock; time.Now by default
+	Logger    *slog.Logger
+	Metrics   Metrics
+	Keys      *sigv4.KeyCache // shared signing-key cache; a new one by default
+}
+
+// Proxy is an http.Handler that signs and forwards requests.
+type Proxy struct {
+	route   *Route
+	rp      *httputil.ReverseProxy
+	log     *slog.Logger
+	metrics Metrics
+}
+
+// New validates the route and builds the proxy.
+func New(o Options) (*Proxy, error) {
+	if err := o.Route.prepare(); err != nil {
+		return nil, err
+	}
+	if o.Transport == nil {
+		t, err := NewTransport(TransportOptions{})
+		if err != nil {
+			return nil, err
+		}
+		o.Transport = t
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Metrics == nil {
+		o.Metrics = nopMetrics{}
+	}
+	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
+	p.rp = &httputil.ReverseProxy{
+		Rewrite:      p.rewrite,
+		Transport:    &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now},
+		ErrorHandler: p.fail,
+		ErrorLog:     slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		BufferPool:   bufferPool{},
+	}
+	return p, nil
+}
+
+// callerCredentials are the headers through which a caller could try to
+// supply (or spoil) a signature; signway's own replace them.
+var callerCredentials = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"}
+
+func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
+	// ReverseProxy has already removed hop-by-hop headers, those named in
+	// Connection, and Forwarded/X-Forwarded-*.
+	pr.SetURL(p.route.Target)
+	h := pr.Out.Header
+	for _, k := range callerCredentials {
+		delete(h, k)
+	}
+	if q := pr.Out.URL.RawQuery; strings.Contains(q, "X-Amz-") {
+		pr.Out.URL.RawQuery = stripSignatureParams(q)
+	}
+}
+
+// stripSignatureParams drops a caller's presigned-URL parameters.
+func stripSignatureParams(raw string) string {
+	var kept []string
+	for _, piece := range strings.Split(raw, "&") {
+		k, _, _ := strings.Cut(piece, "=")
+		switch k {
+		case "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
+			"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Region-Set":
+			continue
+		}
+		kept = append(kept, piece)
+	}
+	return strings.Join(kept, "&")
+}
+
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	f := classify(r, err, p.route.Target.Host)
+	switch f.kind {
+	case "signing":
+		p.metrics.SigningError(p.route.Name, "malformed")
+	case "credentials":
+		p.metrics.CredentialError(p.route.Name)
+	case "timeout", "connect", "other", "canceled":
+		p.metrics.UpstreamError(p.route.Name, f.kind)
+	}
+	level := slog.LevelWarn
+	if f.status == StatusClientClosedRequest {
+		level = slog.LevelDebug
+	}
+	p.log.Log(r.Context(), level, "request failed", "route", p.route.Name, "method", r.Method,
+		"path", r.URL.Path, "status", f.status, "code", f.code, "error", f.msg)
+	writeFailure(w, f, p.route.s3)
+}
+
+// ServeHTTP proxies one request.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	p.metrics.InFlightInc()
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		p.metrics.InFlightDec()
+		p.metrics.ObserveRequest(p.route.Name, r.Method, sw.code(), time.Since(start))
+	}()
+	p.rp.ServeHTTP(sw, r)
+}
+
+// statusWriter records the status for metrics; Unwrap keeps Flush and the
+// rest of http.ResponseController working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
+}

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/signway/signway/internal/sigv4"
+)
+
+// CredentialsFunc returns the credentials to sign with. It is called once per
+// request, so it must serve from a cache.
+type CredentialsFunc func(ctx context.Context) (sigv4.Credentials, error)
+
+// Route is one upstream and how requests to it are signed.
+type Route struct {
+	Name    string
+	Target  *url.URL
+	Service string
+	Region  string
+	// Credentials supplies the signing keys.
+	Credentials CredentialsFunc
+	// Payload says how bodies are signed; "" is PayloadAuto.
+	Payload PayloadMode
+	// SignQuery signs in the query string (a presigned URL) valid for
+	// Lifetime, instead of an Authorization header.
+	SignQuery bool
+	Lifetime  time.Duration
+	// Headers is the signed-header policy; nil signs all but the never-signed.
+	Headers *sigv4.HeaderPolicy
+	// MaxBodyBytes caps bodies that must be hashed before sending.
+	MaxBodyBytes int64
+	// SpoolMemoryBytes of a hashed body stay in memory; the rest goes to a
+	// temporary file in SpoolDir (os.TempDir() when empty).
+	SpoolMemoryBytes int64
+	SpoolDir         string
+
+	params sigv4.Params // precomputed once: shared read-only by requests
+	s3     bool
+	tls    bool
+}
+
+// Defaults for the body limits.
+const (
+	DefaultMaxBodyBytes     = 5 << 30 // S3's single PUT limit
+	DefaultSpoolMemoryBytes = 1 << 20
+)
+
+func (rt *Route) prepare() error {
+	if rt.Target == nil || rt.Target.Host == "" || (rt.Target.Scheme != "http" && rt.Target.Scheme != "https") {
+		return fmt.Errorf("route %q: the upstream URL must be absolute http(s), like https://bucket.s3.us-east-1.amazonaws.com", rt.Name)
+	}
+	if rt.Service == "" || rt.Region == "" {
+		return fmt.Errorf("route %q: service and region are required", rt.Name)
+	}
+	if rt.Credentials == nil {
+		return fmt.Errorf("route %q: no credentials", rt.Name)
+	}
+	if rt.Payload == "" {
+		rt.Payload = PayloadAuto
+	}
+	if _, err := ParsePayloadMode(string(rt.Payload)); err != nil {
+		return fmt.Errorf("route %q: %w", rt.Name, err)
+	}
+	if rt.SignQuery {
+		if rt.Lifetime == 0 {
+			rt.Lifetime = 15 * time.Minute
+		}
+		if rt.Lifetime < time.Second || rt.Lifetime > 7*24*time.Hour {
+			return fmt.Errorf("route %q: signature lifetime %s must be between 1s and 7 days", rt.Name, rt.Lifetime)
+		}
+	}
+	if rt.MaxBodyBytes <= 0 {
+		rt.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if rt.SpoolMemoryBytes <= 0 {
+		rt.SpoolMemoryBytes = DefaultSpoolMemoryBytes
+	}
+	rt.s3 = sigv4.PathModeFor(rt.Service) == sigv4.PathS3
+	rt.tls = rt.Target.Scheme == "https"
+	rt.params = sigv4.Params{Service: rt.Service, Region: rt.Region, Headers: rt.Headers,
+		// S3 refuses requests without it; elsewhere it is harmless and lets
+		// services such as OpenSearch Serverless and Lambda URLs check the body.
+		ContentSHA256Header: !rt.SignQuery}
+	return nil
+}
+
+// unsignedBody reports whether this request's body goes out as UNSIGNED-PAYLOAD.
+func (rt *Route) unsignedBody() bool {
+	switch rt.Payload {
+	case PayloadUnsigned:
+		return true
+	case PayloadSigned:
+		return false
+	}
+	return rt.s3 && rt.tls
+}
+
+func hasBody(r *http.Request) bool {
+	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+}

@@ -1,0 +1,76 @@
+package proxy
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"time"
+)
+
+// TransportOptions tune the upstream transport.
+type TransportOptions struct {
+	// ConnectTimeout bounds dialling and the TLS handshake.
+	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for response headers once the request,
+	// body included, has been sent: --request-timeout, per request.
+	ResponseTimeout time.Duration
+	// CAFile is a PEM bundle of extra roots for upstream TLS.
+	CAFile string
+	// InsecureSkipVerify disables upstream certificate checks (--no-verify-ssl).
+	InsecureSkipVerify bool
+	// MaxIdleConnsPerHost defaults to 1024: a proxy multiplexes many callers
+	// onto few upstreams, and Go's default of 2 makes most requests dial.
+	MaxIdleConnsPerHost int
+}
+
+// NewTransport returns an *http.Transport tuned for proxying.
+func NewTransport(o TransportOptions) (*http.Transport, error) {
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 10 * time.Second
+	}
+	if o.MaxIdleConnsPerHost <= 0 {
+		o.MaxIdleConnsPerHost = 1024
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: o.InsecureSkipVerify}
+	if o.CAFile != "" {
+		pem, err := os.ReadFile(o.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("reading --ca %s: %w", o.CAFile, err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca %s holds no PEM certificate", o.CAFile)
+		}
+		tlsConf.RootCAs = pool
+	}
+	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           d.DialContext,
+		TLSClientConfig:       tlsConf,
+		TLSHandshakeTimeout:   o.ConnectTimeout,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          0, // no global cap; the per-host cap bounds it
+		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
+		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: o.ResponseTimeout,
+		ExpectContinueTimeout: time.Second,
+		// A proxy passes bodies through: letting the transport ask for gzip
+		// and decompress would change what the caller receives.
+		DisableCompression: true,
+		WriteBufferSize:    64 << 10,
+		ReadBufferSize:     64 << 10,
+	}, nil
+}
+
+// RoundTripFunc adapts a function to http.RoundTripper.
+type RoundTripFunc func(*http.Request) (*http.Response, error)
+
+// RoundTrip calls f.
+func (f RoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

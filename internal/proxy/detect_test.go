@@ -57,7 +57,7 @@ func TestDetectService(t *testing.T) {
 func TestResolveSigning(t *testing.T) {
 	tests := []struct {
 		name, host, service, region, fallback string
-		wantSvc, wantRegion, wantErr        string
+		wantSvc, wantRegion, wantErr          string
 	}{
 		{"detected", "bucket.s3.us-west-2.amazonaws.com", "", "", "", "s3", "us-west-2", ""},
 		{"flags override", "bucket.s3.us-west-2.amazonaws.com", "s3-object-lambda", "eu-west-1", "", "s3-object-lambda", "eu-west-1", ""},

@@ -90,7 +90,11 @@ var callerCredentials = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// ReverseProxy has already removed hop-by-hop headers, those named in
-	// Connection, and Forwarded/X-Forwarded-*.
+	// Connection, and Forwarded/X-Forwarded-*. It has also re-encoded a query
+	// holding ';' or a bad escape, silently dropping the pairs it could not
+	// parse and turning spaces into '+': the signer canonicalises the query
+	// itself (and answers 400 for a bad escape), so the caller's is restored.
+	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
 	pr.SetURL(p.route.Target)
 	h := pr.Out.Header
 	for _, k := range callerCredentials {

@@ -28,11 +28,16 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	}
 	out := cloneForSigning(in)
 	p := rt.params
+	// S3 presigned URLs never cover the body, whatever the payload mode.
+	presignedS3 := rt.SignQuery && rt.s3
+	unsigned := presignedS3 || rt.unsignedBody()
 	var sp *spool
 	switch {
+	case !hasBody(out) && presignedS3:
+		p.PayloadHash = sigv4.UnsignedPayload
 	case !hasBody(out):
 		p.PayloadHash = sigv4.EmptyPayloadHash
-	case rt.unsignedBody() && (out.ContentLength > 0 || !rt.s3):
+	case unsigned && (out.ContentLength > 0 || !rt.s3):
 		// Streams untouched. S3 refuses a chunked PUT, so a body of unknown
 		// length to S3 takes the spool below to learn its length.
 		p.PayloadHash = sigv4.UnsignedPayload
@@ -46,7 +51,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		out.Body, out.ContentLength, out.TransferEncoding = sp.reader(), sp.size, nil
 		out.GetBody = func() (io.ReadCloser, error) { return sp.reader(), nil }
 		p.PayloadHash = sp.hash
-		if rt.unsignedBody() {
+		if unsigned {
 			p.PayloadHash = sigv4.UnsignedPayload
 		}
 	}

@@ -1,0 +1,49 @@
+# signway's entry points for people and CI. `make test` is what CI runs
+# (through .ci/run); it installs the external servers the tests use first.
+
+GO ?= go
+# Where `go install` puts binaries (versitygw); the tests also look there,
+# but the AWS CLI and scripts want it on PATH.
+GOBIN_DIR := $(or $(shell $(GO) env GOBIN),$(firstword $(subst :, ,$(shell $(GO) env GOPATH)))/bin)
+# botocore, moto and the AWS CLI v1 live in this machine's pyenv Python,
+# whose shims a non-login shell may lack; put first, as `pyenv init` does,
+# so python3 is the one that has them.
+PYENV_SHIMS := $(wildcard $(HOME)/.pyenv/shims)
+export PATH := $(GOBIN_DIR):$(if $(PYENV_SHIMS),$(PYENV_SHIMS):)$(PATH)
+
+TEST_TIMEOUT ?= 40m
+TEST_FLAGS ?=
+# e.g. make bench BENCH_FLAGS='-duration 3s -rounds 1 -out /tmp/bench.md'
+BENCH_FLAGS ?=
+BENCH_BIN ?= $(or $(TMPDIR),/tmp)/signway-loadbench
+# per fuzz target
+FUZZTIME ?= 10s
+
+.PHONY: all test bench fuzz demo tools tools-bench vet
+
+all: test
+
+tools:
+	scripts/install-tools.sh
+
+tools-bench:
+	scripts/install-tools.sh --bench
+
+# -race on 2 cores with real servers is slow; the timeout is for hangs,
+# not for a normal run.
+test: tools
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
+
+vet:
+	$(GO) vet ./...
+
+# Runs from the repository root so loadbench can build ./cmd/signway.
+bench: tools-bench
+	$(GO) build -o $(BENCH_BIN) ./bench/loadbench
+	$(BENCH_BIN) $(BENCH_FLAGS)
+
+fuzz:
+	scripts/fuzz.sh $(FUZZTIME)
+
+demo:
+	$(GO) run ./cmd/signway demo

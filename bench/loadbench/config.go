@@ -1,0 +1,61 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+)
+
+type config struct {
+	duration    time.Duration // measured wrk run per proxy per round
+	warmup      time.Duration // unmeasured wrk run before each measured one
+	connections int
+	threads     int
+	rounds      int
+	uploadSize  int64
+	proxies     []string // "bare", "bare-pooled" or "signway"; may repeat for a control run
+	signwayBin  string   // prebuilt binary; empty: build signwayPkg
+	signwayPkg  string
+	wrk         string
+	out         string
+	skipUpload  bool
+}
+
+func parseConfig(args []string) (config, error) {
+	var c config
+	fs := flag.NewFlagSet("loadbench", flag.ContinueOnError)
+	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured wrk duration per proxy per round")
+	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "unmeasured wrk run before each measurement (0 to skip)")
+	fs.IntVar(&c.connections, "connections", 64, "wrk connections (-c)")
+	fs.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
+	fs.IntVar(&c.rounds, "rounds", 3, "rounds; the proxies alternate within each and medians are reported")
+	fs.Int64Var(&c.uploadSize, "upload-size", 1<<30, "bytes in the PUT whose peak RSS is measured")
+	fs.BoolVar(&c.skipUpload, "skip-upload", false, "skip the peak-RSS upload measurement")
+	proxies := fs.String("proxies", "bare,signway", "comma-separated proxies to compare, the first is the baseline: bare (the reference: httputil.ReverseProxy, 1024 idle conns), bare-pooled (bare plus a copy-buffer pool), signway; repeat one for a control run")
+	fs.StringVar(&c.signwayBin, "signway-bin", "", "signway binary to use instead of building -signway-pkg")
+	fs.StringVar(&c.signwayPkg, "signway-pkg", "./cmd/signway", "package to build signway from (run from the repository root)")
+	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
+	fs.StringVar(&c.out, "out", "", "also write the markdown report to this file")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	for _, p := range strings.Split(*proxies, ",") {
+		p = strings.TrimSpace(p)
+		if p != "bare" && p != "bare-pooled" && p != "signway" {
+			return c, fmt.Errorf("-proxies: unknown proxy %q (want bare, bare-pooled or signway)", p)
+		}
+		c.proxies = append(c.proxies, p)
+	}
+	switch {
+	case c.duration <= 0 || c.rounds <= 0 || c.connections <= 0 || c.threads <= 0:
+		return c, errors.New("-duration, -rounds, -connections and -threads must be positive")
+	case c.uploadSize <= 0:
+		return c, errors.New("-upload-size must be positive")
+	}
+	return c, nil
+}

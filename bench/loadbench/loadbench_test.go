@@ -1,0 +1,71 @@
+package main
+
+import (
+	"bufio"
+	"strings"
+	"testing"
+	"time"
+)
+
+const wrkOutput = `Running 10s test @ http://127.0.0.1:8080/x
+  2 threads and 64 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     6.12ms    2.01ms  30.00ms   75.00%
+    Req/Sec     5.25k   400.00     6.00k    70.00%
+  104523 requests in 10.01s, 120.00MB read
+  Socket errors: connect 0, read 3, write 0, timeout 0
+  Non-2xx or 3xx responses: 5
+Requests/sec:  10442.12
+Transfer/sec:     11.99MB
+`
+
+func TestParseWrk(t *testing.T) {
+	r, err := parseWrk(wrkOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wrkResult{requests: 104523, reqPerSec: 10442.12, latencyAvg: "6.12ms", non2xx: 5,
+		socketErrors: "connect 0, read 3, write 0, timeout 0"}
+	if r != want {
+		t.Fatalf("got %+v\nwant %+v", r, want)
+	}
+	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused"); err == nil {
+		t.Fatal("parsed wrk's error output as a result")
+	}
+}
+
+func TestParseStatCPU(t *testing.T) {
+	// comm with spaces and a ')' must not shift the fields.
+	stat := "4242 (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 8 0 1000 0 0"
+	got, err := parseStatCPU(stat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 2 * time.Second; got != want {
+		t.Fatalf("got %v, want %v (utime 150 + stime 50 ticks)", got, want)
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	status := "Name:\tx\nVmPeak:\t  100 kB\nVmHWM:\t    8192 kB\nVmRSS:\t 4096 kB\n"
+	got, err := parseVmHWM(bufio.NewScanner(strings.NewReader(status)))
+	if err != nil || got != 8192*1024 {
+		t.Fatalf("got %d, %v", got, err)
+	}
+}
+
+func TestMedianAndLabels(t *testing.T) {
+	if m := median([]float64{3, 1, 2}); m != 2 {
+		t.Errorf("median odd = %v", m)
+	}
+	if m := median([]float64{4, 1, 2, 3}); m != 2.5 {
+		t.Errorf("median even = %v", m)
+	}
+	var labels []string
+	for _, pr := range labelProxies([]string{"bare", "bare", "signway"}) {
+		labels = append(labels, pr.label)
+	}
+	if got := strings.Join(labels, ","); got != "bare,bare#2,signway" {
+		t.Errorf("labels %s", got)
+	}
+}

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// launcher starts the proxies under test, each pointed at the origin.
+type launcher struct {
+	self       string // this binary, which serves the bare proxy
+	signwayBin string
+	originURL  string
+	logDir     string
+}
+
+// start starts a fresh proxy of kind ("bare", "bare-pooled" or "signway") and returns it
+// with the base URL clients should use.
+func (l launcher) start(ctx context.Context, kind, label string) (*child, string, error) {
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	base := "http://" + listen
+	ready := base + "/loadbench-ready"
+	switch kind {
+	case "bare", "bare-pooled":
+		c, err := startChild(ctx, label, l.logDir, ready, os.Environ(), l.self,
+			"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool="+strconv.FormatBool(kind == "bare-pooled"))
+		return c, base, err
+	case "signway":
+		utility, err := freeAddr()
+		if err != nil {
+			return nil, "", err
+		}
+		c, err := startChild(ctx, label, l.logDir, ready, signwayEnv(), l.signwayBin,
+			"--forward-to", l.originURL, "--service", "s3", "--region", "us-east-1",
+			"--listen-on", listen, "--utility-port", utility)
+		return c, base, err
+	}
+	return nil, "", fmt.Errorf("unknown proxy kind %q", kind)
+}
+
+// signwayEnv gives signway fixed dummy credentials and keeps it away from
+// the machine's AWS setup (profiles, IMDS), so the run measures signing,
+// not credential discovery, and cannot pick up real keys.
+func signwayEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "AWS_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"AWS_ACCESS_KEY_ID=AKIDLOADBENCHEXAMPLE",
+		"AWS_SECRET_ACCESS_KEY=loadbench/dummy/secret/not/a/real/key",
+		"AWS_REGION=us-east-1",
+		"AWS_CONFIG_FILE=/dev/null",
+		"AWS_SHARED_CREDENTIALS_FILE=/dev/null",
+		"AWS_EC2_METADATA_DISABLED=true")
+}

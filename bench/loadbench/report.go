@@ -1,0 +1,148 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// environment describes the run, so a report pasted elsewhere says what
+// produced it.
+func environment(cfg config) string {
+	wrkVersion := "wrk (version unknown)"
+	// wrk -v prints its version and exits non-zero.
+	if out, _ := exec.Command(cfg.wrk, "-v").CombinedOutput(); len(out) > 0 {
+		wrkVersion = strings.SplitN(strings.TrimSpace(string(out)), " Copyright", 2)[0]
+	}
+	// Other work on a 2-core machine skews everything; say how busy it was.
+	load := "unknown"
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		load = strings.Join(strings.Fields(string(b))[:3], " ")
+	}
+	return fmt.Sprintf("%s, %d CPUs (load average before the run: %s), %s, %s %s; %s -t%d -c%d -d%s (warm-up %s), %d rounds, medians; %d B GETs from a loopback origin; peak RSS from a fresh proxy per %s MiB PUT",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), load, runtime.Version(), runtime.GOOS, runtime.GOARCH,
+		wrkVersion, cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, getBodySize, mib(cfg.uploadSize))
+}
+
+func renderReport(cfg config, env string, results []*proxyResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "## signway load benchmark\n\n%s\n\n", env)
+	if len(results) == 0 {
+		return b.String()
+	}
+	base := results[0]
+	baseRPS, baseCPU := medianRPS(base), medianCPU(base)
+
+	fmt.Fprintf(&b, "| proxy | req/s | req/s vs %[1]s | proxy CPU µs/req | CPU vs %[1]s | non-2xx | peak RSS MiB, PUT with length | peak RSS MiB, chunked PUT |\n", base.label)
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, pr := range results {
+		rps, cpu := medianRPS(pr), medianCPU(pr)
+		var non2xx int64
+		for _, s := range pr.samples {
+			non2xx += s.wrk.non2xx
+		}
+		fmt.Fprintf(&b, "| %s | %.0f | %s | %.1f | %s | %d | %s | %s |\n", pr.label,
+			rps, ratio(rps, baseRPS), cpu, ratio(cpu, baseCPU), non2xx,
+			uploadCell(pr, false, cfg.skipUpload), uploadCell(pr, true, cfg.skipUpload))
+	}
+
+	b.WriteString("\n### Rounds\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---|\n")
+	var all []sample
+	for _, pr := range results {
+		all = append(all, pr.samples...)
+	}
+	slices.SortStableFunc(all, func(a, b sample) int { return a.round - b.round })
+	for _, s := range all {
+		fmt.Fprintf(&b, "| %d | %s | %.0f | %.1f | %.2f | %s | %d | %s |\n", s.round, s.proxyLabel,
+			s.wrk.reqPerSec, micros(s.cpuPerReq), s.cpu.Seconds(), s.wrk.latencyAvg, s.wrk.non2xx, s.wrk.socketErrors)
+	}
+
+	if !cfg.skipUpload {
+		b.WriteString("\n### Uploads\n\n| proxy | body | status | origin received (bytes) | time | MiB/s | peak RSS MiB | error |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+		for _, pr := range results {
+			for _, u := range pr.uploads {
+				errText := ""
+				if u.err != nil {
+					errText = strings.ReplaceAll(u.err.Error(), "\n", " ")
+					errText = strings.ReplaceAll(errText, "|", "\\|")
+				}
+				rate := 0.0
+				if u.err == nil && u.elapsed > 0 {
+					rate = float64(cfg.uploadSize) / (1 << 20) / u.elapsed.Seconds()
+				}
+				fmt.Fprintf(&b, "| %s | %s | %d | %s | %.1fs | %.0f | %s | %s |\n", pr.label, bodyMode(u.chunked),
+					u.status, u.originBytes, u.elapsed.Seconds(), rate, mib(u.peakRSS), errText)
+			}
+		}
+	}
+	return b.String()
+}
+
+func uploadCell(pr *proxyResult, chunked, skipped bool) string {
+	if skipped {
+		return "skipped"
+	}
+	for _, u := range pr.uploads {
+		if u.chunked != chunked {
+			continue
+		}
+		if u.err != nil {
+			if u.peakRSS > 0 {
+				return mib(u.peakRSS) + " (failed)"
+			}
+			return "failed"
+		}
+		return mib(u.peakRSS)
+	}
+	return "-"
+}
+
+func bodyMode(chunked bool) string {
+	if chunked {
+		return "chunked"
+	}
+	return "Content-Length"
+}
+
+func medianRPS(pr *proxyResult) float64 {
+	var v []float64
+	for _, s := range pr.samples {
+		v = append(v, s.wrk.reqPerSec)
+	}
+	return median(v)
+}
+
+func medianCPU(pr *proxyResult) float64 {
+	var v []float64
+	for _, s := range pr.samples {
+		v = append(v, micros(s.cpuPerReq))
+	}
+	return median(v)
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func ratio(v, base float64) string {
+	if base == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f", v/base)
+}
+
+func mib(n int64) string {
+	return fmt.Sprintf("%.1f", float64(n)/(1<<20))
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"sync"
+)
+
+// getBodySize is the size of every GET response: the "1 KiB GET" of the
+// benchmark.
+const getBodySize = 1024
+
+// serveOrigin runs the origin: GETs get 1 KiB, PUTs and POSTs have their
+// body read and discarded and get the byte count back, so an upload costs
+// the origin no memory and the runner can check what arrived.
+func serveOrigin(args []string) error {
+	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	body := bytes.Repeat([]byte("x"), getBodySize)
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodPut, http.MethodPost:
+			n, err := io.Copy(io.Discard, r.Body)
+			if err != nil {
+				http.Error(w, fmt.Sprintf("reading body after %d bytes: %v", n, err), http.StatusBadRequest)
+				return
+			}
+			fmt.Fprintf(w, "%d\n", n)
+		default:
+			w.Header().Set("Content-Type", "application/octet-stream")
+			w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+			w.Write(body)
+		}
+	})
+	return fmt.Errorf("origin: %w", http.ListenAndServe(*listen, h))
+}
+
+// serveBareProxy runs the baseline: a plain httputil.ReverseProxy with no
+// signing, tuned only so that every wrk connection keeps its own upstream
+// connection (Go's default of 2 idle connections per host would make it
+// measure TCP setup instead of proxying).
+func serveBareProxy(args []string) error {
+	fs := flag.NewFlagSet("bareproxy", flag.ContinueOnError)
+	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	target := fs.String("target", "", "origin URL")
+	pooled := fs.Bool("buffer-pool", false, "reuse copy buffers (ReverseProxy.BufferPool) instead of allocating 32 KiB per request")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	u, err := url.Parse(*target)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("bareproxy: -target %q is not an absolute URL (%v)", *target, err)
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 1024
+	rp := &httputil.ReverseProxy{
+		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
+		Transport: tr,
+	}
+	if *pooled {
+		rp.BufferPool = &bufferPool{}
+	}
+	return fmt.Errorf("bareproxy: %w", http.ListenAndServe(*listen, rp))
+}
+
+// bufferPool is the one tuning a production proxy adds to the bare one:
+// without it ReverseProxy allocates a 32 KiB buffer for every response.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -161,7 +161,14 @@ func (c *Cache) Retrieve(ctx context.Context) (Credentials, error) {
 		return Credentials{}, &UnavailableError{Source: c.source, Err: lastErr}
 	}
 	// Detached from ctx: other callers may be waiting on this same call.
-	ch := c.sf.DoChan("", func() (any, error) { return c.fetch(context.WithoutCancel(ctx)) })
+	ch := c.sf.DoChan("", func() (any, error) {
+		// A fetch may have completed between our look at the cache and this
+		// call: take its result rather than asking the source again.
+		if cr, ok := c.validNow(); ok {
+			return cr, nil
+		}
+		return c.fetch(context.WithoutCancel(ctx))
+	})
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -171,6 +178,13 @@ func (c *Cache) Retrieve(ctx context.Context) (Credentials, error) {
 	case <-ctx.Done():
 		return Credentials{}, &UnavailableError{Source: c.source, Err: ctx.Err()}
 	}
+}
+
+func (c *Cache) validNow() (Credentials, bool) {
+	now := c.clock()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.creds, c.have && !c.creds.expired(now)
 }
 
 // Ready reports whether credentials were obtained at least once and are still

@@ -63,15 +63,51 @@ func (p *HeaderPolicy) Signs(k string) bool {
 	if p.exclude[k] {
 		return false
 	}
+	// A key set on the map without canonicalising ("user-agent") is the
+	// same header on the wire: the exclusions and inclusions apply to it.
+	// CanonicalMIMEHeaderKey returns a canonical key without allocating.
+	ck := textproto.CanonicalMIMEHeaderKey(k)
+	if ck != k && p.exclude[ck] {
+		return false
+	}
 	for _, pre := range p.prefixes {
 		if len(k) >= len(pre) && strings.EqualFold(k[:len(pre)], pre) {
 			return false
 		}
 	}
-	if p.include != nil && !p.include[k] && !hasPrefixFold(k, "x-amz-") {
+	if p.include != nil && !p.include[ck] && !hasPrefixFold(k, "x-amz-") {
 		return false
 	}
 	return true
+}
+
+// dropCaseVariants deletes the keys of h that name a header the signer writes
+// itself (Authorization, X-Amz-Date, X-Amz-Security-Token,
+// X-Amz-Content-Sha256) in a case other than the canonical one: such a key
+// would go out as a second line next to the signer's and be signed or sent
+// along with it. It reports whether an X-Amz-Content-Sha256 variant was there.
+func dropCaseVariants(h http.Header) (contentSHA bool) {
+	for k := range h {
+		var owned string
+		switch len(k) {
+		case len("Authorization"):
+			owned = "Authorization"
+		case len("X-Amz-Date"):
+			owned = "X-Amz-Date"
+		case len("X-Amz-Security-Token"):
+			owned = "X-Amz-Security-Token"
+			if hasPrefixFold(k, "X-Amz-Content-") {
+				owned = "X-Amz-Content-Sha256"
+			}
+		default:
+			continue
+		}
+		if k != owned && strings.EqualFold(k, owned) {
+			delete(h, k)
+			contentSHA = contentSHA || owned == "X-Amz-Content-Sha256"
+		}
+	}
+	return contentSHA
 }
 
 func hasPrefixFold(s, prefix string) bool {
@@ -152,14 +188,30 @@ func collectHeaders(dst []headerEntry, h http.Header, policy *HeaderPolicy, hasL
 		}
 		dst = append(dst, headerEntry{key: k, values: vv})
 	}
-	slices.SortFunc(dst, func(a, b headerEntry) int { return compareFold(a.key, b.key) })
+	// Keys that differ only in case (set on the map without canonicalising)
+	// go out as separate lines, in sorted key order (Header.Write), and the
+	// server joins them: order them the same way so buildCanonical can merge
+	// them deterministically.
+	slices.SortFunc(dst, func(a, b headerEntry) int {
+		if c := compareFold(a.key, b.key); c != 0 {
+			return c
+		}
+		return strings.Compare(a.key, b.key)
+	})
 	return dst
 }
 
-// appendSignedHeaders appends "host;x-amz-date;...".
+// sameHeader reports whether two entries name the same header; they are
+// then one line of the canonical request and one name in SignedHeaders.
+func sameHeader(a, b string) bool { return len(a) == len(b) && compareFold(a, b) == 0 }
+
+// appendSignedHeaders appends "host;x-amz-date;...", each name once.
 func appendSignedHeaders(dst []byte, entries []headerEntry) []byte {
 	for i, e := range entries {
 		if i > 0 {
+			if sameHeader(e.key, entries[i-1].key) {
+				continue
+			}
 			dst = append(dst, ';')
 		}
 		dst = appendLower(dst, e.key)

@@ -117,18 +117,25 @@ func wireQuery(raw string) (string, bool, error) {
 }
 
 // queryNeedsRewrite is the allocation-free check that a raw query is already in
-// canonical encoding: only unreserved bytes, separators and uppercase escapes
-// of bytes that must be escaped, and no empty pieces.
+// canonical encoding: only unreserved bytes, separators (one '=' per piece)
+// and uppercase escapes of bytes that must be escaped, and no empty pieces.
 func queryNeedsRewrite(raw string) bool {
 	prev := byte('&')
+	eq := false // the piece has its '=': another one is data, sent as %3D
 	for i := 0; i < len(raw); i++ {
 		c := raw[i]
 		switch {
-		case unreserved(c) || c == '=':
+		case unreserved(c):
+		case c == '=':
+			if eq {
+				return true
+			}
+			eq = true
 		case c == '&':
 			if prev == '&' {
 				return true
 			}
+			eq = false
 		case c == '%':
 			if i+2 >= len(raw) {
 				return true

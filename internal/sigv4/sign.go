@@ -173,7 +173,18 @@ func buildCanonical(w *work, r *http.Request, canonicalPath []byte, payloadHash 
 	b = append(b, '\n')
 	b = appendPairs(b, w.pairs)
 	b = append(b, '\n')
-	for _, e := range w.headers {
+	for i, e := range w.headers {
+		if i > 0 && sameHeader(e.key, w.headers[i-1].key) {
+			// The same header under another key: its values continue the
+			// previous line, as the server will join them.
+			b = b[:len(b)-1]
+			for _, v := range e.values {
+				b = append(b, ',')
+				b = appendTrimmedValue(b, v)
+			}
+			b = append(b, '\n')
+			continue
+		}
 		b = appendLower(b, e.key)
 		b = append(b, ':')
 		switch e.key {
@@ -269,6 +280,7 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 		h = http.Header{}
 		r.Header = h
 	}
+	shaVariant := dropCaseVariants(h)
 	h["X-Amz-Date"] = []string{string(amzDate)}
 	delete(h, "Authorization")
 	delete(h, "X-Amz-Security-Token")
@@ -276,7 +288,11 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 		h["X-Amz-Security-Token"] = []string{c.SessionToken}
 	}
 	payload := p.payloadHash()
-	if p.ContentSHA256Header {
+	// A caller's own x-amz-content-sha256 would be signed and sent while the
+	// canonical request ends with payload; S3, the services that read the
+	// header, and every verifier take the header's value instead, and the
+	// signature fails. The header always carries what is signed.
+	if _, sent := h["X-Amz-Content-Sha256"]; p.ContentSHA256Header || sent || shaVariant {
 		h["X-Amz-Content-Sha256"] = []string{payload}
 	}
 

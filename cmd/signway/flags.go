@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signway/signway/internal/proxy"
+)
+
+// options are the command line, with the names and meanings of
+// alex-karpenko/aws-sigv4-proxy's flags so signway can replace it as is.
+type options struct {
+	forwardTo         string
+	service           string
+	region            string
+	assumeRole        string
+	listenOn          string
+	utilityPort       string
+	connectTimeout    int
+	requestTimeout    int
+	signatureLifetime int
+	caFile            string
+	noVerifySSL       bool
+	certFile          string
+	keyFile           string
+	payload           string
+	signQuery         bool
+	maxBody           int64
+	shutdownTimeout   int
+	logLevel          string
+	logFormat         string
+	pprof             bool
+
+	target *url.URL
+	mode   proxy.PayloadMode
+	level  slog.Level
+}
+
+func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("signway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	str := func(p *string, long, short, def, usage string) {
+		fs.StringVar(p, long, def, usage)
+		if short != "" {
+			fs.StringVar(p, short, def, "short for --"+long)
+		}
+	}
+	str(&o.forwardTo, "forward-to", "f", "", "URL of the AWS service to forward signed requests to (required)")
+	str(&o.service, "service", "s", "", "AWS signing service name (default: detected from --forward-to)")
+	str(&o.region, "region", "r", "", "signing region (default: detected from --forward-to, else AWS_REGION)")
+	str(&o.assumeRole, "assume-role", "a", "", "ARN of an IAM role to assume for signing")
+	str(&o.listenOn, "listen-on", "l", "0.0.0.0:8080", "address (or port) to accept requests on")
+	str(&o.utilityPort, "utility-port", "u", "9090", "port (or address) for /healthz, /readyz and /metrics")
+	fs.IntVar(&o.connectTimeout, "connect-timeout", 10, "seconds to connect to the upstream, TLS included")
+	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "seconds from the upstream receiving a request to its response headers; 0 for none")
+	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "seconds a query signature stays valid with --sign-query (1 to 604800; default 900)")
+	fs.StringVar(&o.caFile, "ca", "", "PEM bundle of extra root CAs for upstream TLS")
+	fs.BoolVar(&o.noVerifySSL, "no-verify-ssl", false, "DANGEROUS: do not verify the upstream's TLS certificate")
+	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) to serve TLS with; reloaded when the file changes")
+	str(&o.keyFile, "key", "k", "", "PEM private key for --cert")
+	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed: auto, unsigned or signed")
+	fs.BoolVar(&o.signQuery, "sign-query", false, "sign in the query string (presigned URL) instead of the Authorization header")
+	fs.Int64Var(&o.maxBody, "max-body-size", proxy.DefaultMaxBodyBytes, "largest body, in bytes, that is hashed before signing (413 above)")
+	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "seconds to let in-flight requests finish on SIGTERM")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on the utility port")
+	return fs
+}
+
+// parseFlags returns nil options (and no error) when help was asked for.
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{}
+	fs := newFlagSet(o, stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway demo\n  signway version\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil
+		}
+		return nil, &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return nil, &usageError{fmt.Errorf("unexpected argument %q (commands are demo and version)", fs.Arg(0))}
+	}
+	if errs := o.validate(); len(errs) > 0 {
+		return nil, &usageError{errors.Join(errs...)}
+	}
+	return o, nil
+}
+
+// validate checks every flag and reports all problems at once.
+func (o *options) validate() []error {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	if o.forwardTo == "" {
+		bad("--forward-to is required: the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com")
+	} else if u, err := url.Parse(o.forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("--forward-to %q: must be an absolute http:// or https:// URL", o.forwardTo)
+	} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		bad("--forward-to %q: must not carry user info, a query or a fragment", o.forwardTo)
+	} else {
+		o.target = u
+	}
+	var err error
+	if o.mode, err = proxy.ParsePayloadMode(o.payload); err != nil {
+		bad("--payload: %v", err)
+	}
+	if o.listenOn, err = normalizeAddr(o.listenOn, "0.0.0.0"); err != nil {
+		bad("--listen-on: %v", err)
+	}
+	if o.utilityPort, err = normalizeAddr(o.utilityPort, "0.0.0.0"); err != nil {
+		bad("--utility-port: %v", err)
+	}
+	if o.connectTimeout <= 0 {
+		bad("--connect-timeout must be at least 1 second")
+	}
+	if o.requestTimeout < 0 {
+		bad("--request-timeout must be 0 (none) or a number of seconds")
+	}
+	if o.signatureLifetime != 0 && (o.signatureLifetime < 1 || o.signatureLifetime > 604800) {
+		bad("--signature-lifetime must be between 1 and 604800 seconds (7 days), got %d", o.signatureLifetime)
+	}
+	if (o.certFile == "") != (o.keyFile == "") {
+		bad("--cert and --key go together: give both to serve TLS, or neither")
+	}
+	if o.maxBody <= 0 {
+		bad("--max-body-size must be positive")
+	}
+	if o.shutdownTimeout < 0 {
+		bad("--shutdown-timeout must not be negative")
+	}
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		bad("--log-level %q: use debug, info, warn or error", o.logLevel)
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		bad("--log-format %q: use text or json", o.logFormat)
+	}
+	return errs
+}
+
+// normalizeAddr accepts "8080", ":8080" or "host:8080".
+func normalizeAddr(s, defaultHost string) (string, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n < 0 || n > 65535 {
+			return "", fmt.Errorf("port %d out of range", n)
+		}
+		return net.JoinHostPort(defaultHost, s), nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return "", fmt.Errorf("%q is neither a port nor host:port", s)
+	}
+	if _, err := strconv.Atoi(port); err != nil {
+		return "", fmt.Errorf("%q has a non-numeric port", s)
+	}
+	if host == "" {
+		host = defaultHost
+	}
+	return net.JoinHostPort(host, port), nil
+}
+
+func (o *options) timeouts() (connect, request time.Duration) {
+	return time.Duration(o.connectTimeout) * time.Second, time.Duration(o.requestTimeout) * time.Second
+}
+
+func hostOnly(u *url.URL) string { return strings.ToLower(u.Host) }
+
+func urlParse(s string) (*url.URL, error) { return url.Parse(s) }

@@ -2,6 +2,8 @@ package sigv4
 
 import (
 	"crypto/sha256"
+	"encoding"
+	"hash"
 	"sync"
 )
 
@@ -48,11 +50,55 @@ type keyID struct {
 	date                    [8]byte
 }
 
+// signingKey is a derived key with the SHA-256 states after its HMAC inner
+// and outer pad blocks, so each signature hashes two blocks fewer.
+type signingKey struct {
+	raw          [32]byte
+	inner, outer []byte // sha256 digest states, MarshalBinary form
+}
+
+func newSigningKey(raw [32]byte) *signingKey {
+	k := &signingKey{raw: raw}
+	var pad [64]byte
+	h := sha256.New()
+	for i, x := range [2]byte{0x36, 0x5c} {
+		for j := range pad {
+			pad[j] = x
+			if j < len(raw) {
+				pad[j] ^= raw[j]
+			}
+		}
+		h.Reset()
+		h.Write(pad[:])
+		state, _ := h.(encoding.BinaryMarshaler).MarshalBinary()
+		if i == 0 {
+			k.inner = state
+		} else {
+			k.outer = state
+		}
+	}
+	return k
+}
+
+// mac returns HMAC-SHA256(key, msg), using h (a sha256 digest) and scratch
+// as working space.
+func (k *signingKey) mac(h hash.Hash, msg, scratch []byte) [32]byte {
+	u := h.(encoding.BinaryUnmarshaler)
+	u.UnmarshalBinary(k.inner) // cannot fail: the state came from MarshalBinary
+	h.Write(msg)
+	inner := h.Sum(scratch[:0])
+	u.UnmarshalBinary(k.outer)
+	h.Write(inner)
+	var sum [32]byte
+	h.Sum(sum[:0])
+	return sum
+}
+
 // KeyCache caches derived signing keys per (secret, date, region, service): a
 // key is valid for one UTC day, and deriving it costs four HMACs.
 type KeyCache struct {
 	mu   sync.RWMutex
-	keys map[keyID][32]byte
+	keys map[keyID]*signingKey
 }
 
 // maxCachedKeys bounds the cache; past it the cache starts again, which costs a
@@ -60,10 +106,14 @@ type KeyCache struct {
 const maxCachedKeys = 4096
 
 // NewKeyCache returns an empty cache, safe for concurrent use.
-func NewKeyCache() *KeyCache { return &KeyCache{keys: map[keyID][32]byte{}} }
+func NewKeyCache() *KeyCache { return &KeyCache{keys: map[keyID]*signingKey{}} }
 
 // Key returns the signing key, deriving and caching it when absent.
 func (c *KeyCache) Key(secret string, date [8]byte, region, service string) [32]byte {
+	return c.signingKey(secret, date, region, service).raw
+}
+
+func (c *KeyCache) signingKey(secret string, date [8]byte, region, service string) *signingKey {
 	id := keyID{secret: secret, region: region, service: service, date: date}
 	c.mu.RLock()
 	k, ok := c.keys[id]
@@ -71,7 +121,7 @@ func (c *KeyCache) Key(secret string, date [8]byte, region, service string) [32]
 	if ok {
 		return k
 	}
-	k = DeriveKey(secret, string(date[:]), region, service)
+	k = newSigningKey(DeriveKey(secret, string(date[:]), region, service))
 	c.mu.Lock()
 	if len(c.keys) >= maxCachedKeys {
 		clear(c.keys)

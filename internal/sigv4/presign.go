@@ -1,7 +1,6 @@
 package sigv4
 
 import (
-	"encoding/hex"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -57,6 +56,11 @@ func (s *Signer) Presign(r *http.Request, c Credentials, p *Params, now time.Tim
 // PresignDebug presigns like Presign and returns the canonical request and the
 // string to sign.
 func (s *Signer) PresignDebug(r *http.Request, c Credentials, p *Params, now time.Time, lifetime time.Duration) (Signed, error) {
+	sc := v4Scheme(p)
+	return s.presign(r, c, p, &sc, now, lifetime)
+}
+
+func (s *Signer) presign(r *http.Request, c Credentials, p *Params, sc *scheme, now time.Time, lifetime time.Duration) (Signed, error) {
 	if err := checkLifetime(lifetime); err != nil {
 		return Signed{}, err
 	}
@@ -69,7 +73,10 @@ func (s *Signer) PresignDebug(r *http.Request, c Credentials, p *Params, now tim
 	if r.Header == nil {
 		r.Header = http.Header{}
 	}
-	for _, k := range [...]string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"} {
+	// The signature and the region set travel in the query; header copies
+	// would be signed as well and could disagree with it.
+	dropCaseVariants(r.Header)
+	for _, k := range [...]string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Region-Set"} {
 		delete(r.Header, k)
 	}
 	path, err := prepareURL(nil, r, p.pathMode())
@@ -86,12 +93,18 @@ func (s *Signer) PresignDebug(r *http.Request, c Credentials, p *Params, now tim
 	if len(b) > 0 {
 		b = append(b, '&')
 	}
-	b = append(b, "X-Amz-Algorithm="+algorithmV4+"&X-Amz-Credential="...)
-	b = appendEncoded(b, c.AccessKeyID+"/"+string(appendScope(nil, amzDate[:8], p.Region, p.Service)), false)
+	b = append(b, "X-Amz-Algorithm="...)
+	b = append(b, sc.algorithm...)
+	b = append(b, "&X-Amz-Credential="...)
+	b = appendEncoded(b, c.AccessKeyID+"/"+string(appendScope(nil, amzDate[:8], sc.region, p.Service)), false)
 	b = append(b, "&X-Amz-Date="...)
 	b = append(b, amzDate...)
 	b = append(b, "&X-Amz-Expires="...)
 	b = strconv.AppendInt(b, int64(lifetime/time.Second), 10)
+	if sc.regionSet != "" {
+		b = append(b, "&X-Amz-Region-Set="...)
+		b = appendEncoded(b, sc.regionSet, false)
+	}
 	b = append(b, "&X-Amz-SignedHeaders="...)
 	b = appendEncoded(b, string(w.signed), false)
 	token := ""
@@ -107,12 +120,14 @@ func (s *Signer) PresignDebug(r *http.Request, c Credentials, p *Params, now tim
 	}
 	sortPairs(w.pairs)
 	buildCanonical(w, r, path, p.payloadHash())
-	buildStringToSign(w, algorithmV4, amzDate, p.Region, p.Service)
-	sig := s.signature(w, c, amzDate[:8], p.Region, p.Service)
-	hexSig := hex.EncodeToString(sig[:])
+	buildStringToSign(w, sc.algorithm, amzDate, sc.region, p.Service)
+	sig, err := s.appendSignature(nil, sc, w, c, p, amzDate[:8])
+	if err != nil {
+		return Signed{}, err
+	}
 	if p.TokenAfterSigning {
 		r.URL.RawQuery += token
 	}
-	r.URL.RawQuery += "&X-Amz-Signature=" + hexSig
-	return Signed{string(w.creq), string(w.sts), hexSig}, nil
+	r.URL.RawQuery += "&X-Amz-Signature=" + string(sig)
+	return Signed{string(w.creq), string(w.sts), string(sig)}, nil
 }

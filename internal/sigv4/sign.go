@@ -1,9 +1,11 @@
 package sigv4
 
 import (
+	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"net/http"
 	"strconv"
 	"strings"
@@ -91,6 +93,8 @@ func NewSigner(keys *KeyCache) *Signer {
 // work is the per-request scratch space, pooled so that signing a request
 // allocates only the header values it must leave behind.
 type work struct {
+	hash    hash.Hash // sha256, reset from saved HMAC states
+	auth    []byte
 	creq    []byte
 	sts     []byte
 	scratch []byte
@@ -100,7 +104,7 @@ type work struct {
 }
 
 var workPool = sync.Pool{New: func() any {
-	return &work{creq: make([]byte, 0, 1024), sts: make([]byte, 0, 256), scratch: make([]byte, 0, 384), signed: make([]byte, 0, 128)}
+	return &work{hash: sha256.New(), auth: make([]byte, 0, 256), creq: make([]byte, 0, 1024), sts: make([]byte, 0, 256), scratch: make([]byte, 0, 384), signed: make([]byte, 0, 128)}
 }}
 
 func getWork() *work { return workPool.Get().(*work) }
@@ -111,11 +115,25 @@ func (w *work) release() {
 	}
 	clear(w.headers) // drop references to request header slices
 	w.headers, w.pairs = w.headers[:0], w.pairs[:0]
-	w.creq, w.sts, w.scratch, w.signed = w.creq[:0], w.sts[:0], w.scratch[:0], w.signed[:0]
+	w.creq, w.sts, w.scratch, w.signed, w.auth = w.creq[:0], w.sts[:0], w.scratch[:0], w.signed[:0], w.auth[:0]
 	workPool.Put(w)
 }
 
-func appendAmzDate(dst []byte, t time.Time) []byte { return t.UTC().AppendFormat(dst, amzDateFmt) }
+// appendAmzDate appends t as YYYYMMDDTHHMMSSZ; by hand, since the general
+// formatter costs more than the rest of building the string to sign.
+func appendAmzDate(dst []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	h, mi, s := t.Clock()
+	dst = append(dst, byte('0'+y/1000%10), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10))
+	for i, v := range [...]int{int(mo), d, h, mi, s} {
+		if i == 2 {
+			dst = append(dst, 'T')
+		}
+		dst = append(dst, byte('0'+v/10), byte('0'+v%10))
+	}
+	return append(dst, 'Z')
+}
 
 func requestHost(r *http.Request) string {
 	if r.Host != "" {
@@ -238,10 +256,28 @@ func buildStringToSign(w *work, algorithm string, amzDate []byte, region, servic
 func (s *Signer) signature(w *work, c Credentials, date []byte, region, service string) [32]byte {
 	var d [8]byte
 	copy(d[:], date)
-	key := s.keys.Key(c.SecretAccessKey, d, region, service)
-	sig, scratch := hmacSHA256(key[:], w.sts, w.scratch)
-	w.scratch = scratch
-	return sig
+	return s.keys.signingKey(c.SecretAccessKey, d, region, service).mac(w.hash, w.sts, w.scratch)
+}
+
+// scheme is what SigV4 and SigV4A do differently; everything else about
+// signing a request is one flow.
+type scheme struct {
+	algorithm string
+	region    string            // in the credential scope: SigV4's region, none for SigV4A
+	regionSet string            // SigV4A: sent and signed as X-Amz-Region-Set
+	key       *ecdsa.PrivateKey // SigV4A's signing key
+}
+
+func v4Scheme(p *Params) scheme { return scheme{algorithm: algorithmV4, region: p.Region} }
+
+// appendSignature appends the hex signature of the string to sign in w.
+func (s *Signer) appendSignature(dst []byte, sc *scheme, w *work, c Credentials, p *Params, date []byte) ([]byte, error) {
+	if sc.key != nil {
+		sig, err := signECDSA(sc.key, w.sts)
+		return append(dst, sig...), err
+	}
+	sum := s.signature(w, c, date, sc.region, p.Service)
+	return hex.AppendEncode(dst, sum[:]), nil
 }
 
 // SignHeaders signs r in place with an Authorization header, at time now. r is
@@ -249,7 +285,8 @@ func (s *Signer) signature(w *work, c Credentials, date []byte, region, service 
 func (s *Signer) SignHeaders(r *http.Request, c Credentials, p *Params, now time.Time) error {
 	w := getWork()
 	defer w.release()
-	_, err := s.signHeaders(w, r, c, p, now)
+	sc := v4Scheme(p)
+	_, err := s.signHeaders(w, r, c, p, &sc, now)
 	return err
 }
 
@@ -263,13 +300,18 @@ type Signed struct {
 // SignHeadersDebug signs like SignHeaders and also returns the canonical request
 // and the string to sign (which cost allocations the hot path avoids).
 func (s *Signer) SignHeadersDebug(r *http.Request, c Credentials, p *Params, now time.Time) (Signed, error) {
+	sc := v4Scheme(p)
+	return s.signHeadersDebug(r, c, p, &sc, now)
+}
+
+func (s *Signer) signHeadersDebug(r *http.Request, c Credentials, p *Params, sc *scheme, now time.Time) (Signed, error) {
 	w := getWork()
 	defer w.release()
-	sig, err := s.signHeaders(w, r, c, p, now)
+	sig, err := s.signHeaders(w, r, c, p, sc, now)
 	return Signed{string(w.creq), string(w.sts), sig}, err
 }
 
-func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params, now time.Time) (string, error) {
+func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params, sc *scheme, now time.Time) (string, error) {
 	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
 		return "", fmt.Errorf("signing: credentials have no access key ID or secret")
 	}
@@ -281,11 +323,20 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 		r.Header = h
 	}
 	shaVariant := dropCaseVariants(h)
-	h["X-Amz-Date"] = []string{string(amzDate)}
+	// One allocation holds the values of every header the signer sets; each
+	// gets a slice of it with its capacity capped, so appends cannot spill.
+	vals := new([4]string)
+	vals[0] = string(amzDate)
+	h["X-Amz-Date"] = vals[0:1:1]
 	delete(h, "Authorization")
 	delete(h, "X-Amz-Security-Token")
+	delete(h, "X-Amz-Region-Set")
+	if sc.regionSet != "" {
+		h["X-Amz-Region-Set"] = []string{sc.regionSet}
+	}
+	vals[1] = c.SessionToken
 	if c.SessionToken != "" && !p.TokenAfterSigning {
-		h["X-Amz-Security-Token"] = []string{c.SessionToken}
+		h["X-Amz-Security-Token"] = vals[1:2:2]
 	}
 	payload := p.payloadHash()
 	// A caller's own x-amz-content-sha256 would be signed and sent while the
@@ -293,7 +344,8 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 	// header, and every verifier take the header's value instead, and the
 	// signature fails. The header always carries what is signed.
 	if _, sent := h["X-Amz-Content-Sha256"]; p.ContentSHA256Header || sent || shaVariant {
-		h["X-Amz-Content-Sha256"] = []string{payload}
+		vals[2] = payload
+		h["X-Amz-Content-Sha256"] = vals[2:3:3]
 	}
 
 	path, err := prepareURL(w.scratch[:0], r, p.pathMode())
@@ -309,23 +361,25 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 	w.signed = appendSignedHeaders(w.signed[:0], w.headers)
 	buildCanonical(w, r, path, payload)
 	w.scratch = path[:0]
-	buildStringToSign(w, algorithmV4, amzDate, p.Region, p.Service)
-	sig := s.signature(w, c, amzDate[:8], p.Region, p.Service)
+	buildStringToSign(w, sc.algorithm, amzDate, sc.region, p.Service)
 
-	a := make([]byte, 0, 64+len(c.AccessKeyID)+len(p.Region)+len(p.Service)+len(w.signed)+64)
-	a = append(a, algorithmV4+" Credential="...)
+	a := append(w.auth[:0], sc.algorithm...)
+	a = append(a, " Credential="...)
 	a = append(a, c.AccessKeyID...)
 	a = append(a, '/')
-	a = appendScope(a, amzDate[:8], p.Region, p.Service)
+	a = appendScope(a, amzDate[:8], sc.region, p.Service)
 	a = append(a, ", SignedHeaders="...)
 	a = append(a, w.signed...)
 	a = append(a, ", Signature="...)
 	start := len(a)
-	a = hex.AppendEncode(a, sig[:])
-	auth := string(a)
-	h["Authorization"] = []string{auth}
-	if c.SessionToken != "" && p.TokenAfterSigning {
-		h["X-Amz-Security-Token"] = []string{c.SessionToken}
+	if a, err = s.appendSignature(a, sc, w, c, p, amzDate[:8]); err != nil {
+		return "", err
 	}
-	return auth[start:], nil
+	w.auth = a
+	vals[3] = string(a)
+	h["Authorization"] = vals[3:4:4]
+	if c.SessionToken != "" && p.TokenAfterSigning {
+		h["X-Amz-Security-Token"] = vals[1:2:2]
+	}
+	return vals[3][start:], nil
 }

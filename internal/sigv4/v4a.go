@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -182,174 +181,52 @@ func joinRegionSet(regionSet []string) (string, error) {
 	return strings.Join(regionSet, ","), nil
 }
 
+func v4aScheme(c Credentials, regionSet []string) (scheme, error) {
+	set, err := joinRegionSet(regionSet)
+	if err != nil {
+		return scheme{}, err
+	}
+	// Derived before the request is touched, so a failure leaves it as it was.
+	key, err := v4aKeys.key(c)
+	if err != nil {
+		return scheme{}, err
+	}
+	return scheme{algorithm: algorithmV4A, regionSet: set, key: key}, nil
+}
+
 // SignHeadersV4A signs r in place with a SigV4A Authorization header valid in
 // every region of regionSet, at time now. p.Region is not used.
 func (s *Signer) SignHeadersV4A(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time) error {
-	w := getWork()
-	defer w.release()
-	_, err := s.signHeadersV4A(w, r, c, p, regionSet, now)
+	_, err := s.SignHeadersV4ADebug(r, c, p, regionSet, now)
 	return err
 }
 
 // SignHeadersV4ADebug signs like SignHeadersV4A and also returns the canonical
 // request and the string to sign.
 func (s *Signer) SignHeadersV4ADebug(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time) (Signed, error) {
-	w := getWork()
-	defer w.release()
-	sig, err := s.signHeadersV4A(w, r, c, p, regionSet, now)
-	return Signed{string(w.creq), string(w.sts), sig}, err
+	sc, err := v4aScheme(c, regionSet)
+	if err != nil {
+		return Signed{}, err
+	}
+	return s.signHeadersDebug(r, c, p, &sc, now)
 }
 
-// signHeadersV4A follows signHeaders step for step; it differs in the region
-// set header, the scope without a region and the ECDSA signature.
-func (s *Signer) signHeadersV4A(w *work, r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time) (string, error) {
-	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return "", errors.New("signing: credentials have no access key ID or secret")
-	}
-	set, err := joinRegionSet(regionSet)
-	if err != nil {
-		return "", err
-	}
-	// Derive before touching r, so a failure leaves the request as it was.
-	key, err := v4aKeys.key(c)
-	if err != nil {
-		return "", err
-	}
-	var dateBuf [16]byte
-	amzDate := appendAmzDate(dateBuf[:0], now)
-	h := r.Header
-	if h == nil {
-		h = http.Header{}
-		r.Header = h
-	}
-	h["X-Amz-Date"] = []string{string(amzDate)}
-	h["X-Amz-Region-Set"] = []string{set}
-	delete(h, "Authorization")
-	delete(h, "X-Amz-Security-Token")
-	if c.SessionToken != "" && !p.TokenAfterSigning {
-		h["X-Amz-Security-Token"] = []string{c.SessionToken}
-	}
-	payload := p.payloadHash()
-	if p.ContentSHA256Header {
-		h["X-Amz-Content-Sha256"] = []string{payload}
-	}
-
-	path, err := prepareURL(w.scratch[:0], r, p.pathMode())
-	if err != nil {
-		return "", err
-	}
-	if w.pairs, err = parseQuery(w.pairs[:0], r.URL.RawQuery); err != nil {
-		return "", err
-	}
-	sortPairs(w.pairs)
-	policy := p.policy()
-	w.headers = collectHeaders(w.headers[:0], h, policy, r.ContentLength > 0 && !policy.noLength)
-	w.signed = appendSignedHeaders(w.signed[:0], w.headers)
-	buildCanonical(w, r, path, payload)
-	w.scratch = path[:0]
-	buildStringToSign(w, algorithmV4A, amzDate, "", p.Service)
-	sig, err := signECDSA(key, w.sts)
-	if err != nil {
-		return "", err
-	}
-
-	a := make([]byte, 0, 64+len(c.AccessKeyID)+len(p.Service)+len(w.signed)+len(sig))
-	a = append(a, algorithmV4A+" Credential="...)
-	a = append(a, c.AccessKeyID...)
-	a = append(a, '/')
-	a = appendScope(a, amzDate[:8], "", p.Service)
-	a = append(a, ", SignedHeaders="...)
-	a = append(a, w.signed...)
-	a = append(a, ", Signature="...)
-	a = append(a, sig...)
-	h["Authorization"] = []string{string(a)}
-	if c.SessionToken != "" && p.TokenAfterSigning {
-		h["X-Amz-Security-Token"] = []string{c.SessionToken}
-	}
-	return sig, nil
-}
-
-// PresignV4A signs r in its query string with SigV4A, valid for lifetime from
-// now in every region of regionSet.
+// PresignV4A presigns r with SigV4A: X-Amz-Region-Set goes in the signed
+// query and the credential scope has no region.
 func (s *Signer) PresignV4A(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time, lifetime time.Duration) error {
 	_, err := s.PresignV4ADebug(r, c, p, regionSet, now, lifetime)
 	return err
 }
 
 // PresignV4ADebug presigns like PresignV4A and returns the canonical request
-// and the string to sign. It mirrors PresignDebug, adding X-Amz-Region-Set to
-// the signed query.
+// and the string to sign.
 func (s *Signer) PresignV4ADebug(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time, lifetime time.Duration) (Signed, error) {
 	if err := checkLifetime(lifetime); err != nil {
 		return Signed{}, err
 	}
-	if c.AccessKeyID == "" || c.SecretAccessKey == "" {
-		return Signed{}, errors.New("presigning: credentials have no access key ID or secret")
-	}
-	set, err := joinRegionSet(regionSet)
+	sc, err := v4aScheme(c, regionSet)
 	if err != nil {
 		return Signed{}, err
 	}
-	key, err := v4aKeys.key(c)
-	if err != nil {
-		return Signed{}, err
-	}
-	w := getWork()
-	defer w.release()
-	amzDate := appendAmzDate(nil, now)
-	if r.Header == nil {
-		r.Header = http.Header{}
-	}
-	// The region set is in the query; a header copy would be signed as well
-	// and could disagree with it.
-	for _, k := range [...]string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256", "X-Amz-Region-Set"} {
-		delete(r.Header, k)
-	}
-	path, err := prepareURL(nil, r, p.pathMode())
-	if err != nil {
-		return Signed{}, err
-	}
-	policy := p.policy()
-	w.headers = collectHeaders(w.headers[:0], r.Header, policy, r.ContentLength > 0 && !policy.noLength)
-	w.signed = appendSignedHeaders(w.signed[:0], w.headers)
-
-	q := stripPresignParams(r.URL.RawQuery)
-	var b []byte
-	b = append(b, q...)
-	if len(b) > 0 {
-		b = append(b, '&')
-	}
-	b = append(b, "X-Amz-Algorithm="+algorithmV4A+"&X-Amz-Credential="...)
-	b = appendEncoded(b, c.AccessKeyID+"/"+string(appendScope(nil, amzDate[:8], "", p.Service)), false)
-	b = append(b, "&X-Amz-Date="...)
-	b = append(b, amzDate...)
-	b = append(b, "&X-Amz-Expires="...)
-	b = strconv.AppendInt(b, int64(lifetime/time.Second), 10)
-	b = append(b, "&X-Amz-Region-Set="...)
-	b = appendEncoded(b, set, false)
-	b = append(b, "&X-Amz-SignedHeaders="...)
-	b = appendEncoded(b, string(w.signed), false)
-	token := ""
-	if c.SessionToken != "" {
-		token = "&X-Amz-Security-Token=" + string(appendEncoded(nil, c.SessionToken, false))
-		if !p.TokenAfterSigning {
-			b = append(b, token...)
-		}
-	}
-	r.URL.RawQuery = string(b)
-	if w.pairs, err = parseQuery(w.pairs[:0], r.URL.RawQuery); err != nil {
-		return Signed{}, err
-	}
-	sortPairs(w.pairs)
-	buildCanonical(w, r, path, p.payloadHash())
-	buildStringToSign(w, algorithmV4A, amzDate, "", p.Service)
-	sig, err := signECDSA(key, w.sts)
-	if err != nil {
-		return Signed{}, err
-	}
-	if p.TokenAfterSigning {
-		r.URL.RawQuery += token
-	}
-	r.URL.RawQuery += "&X-Amz-Signature=" + sig
-	return Signed{string(w.creq), string(w.sts), sig}, nil
+	return s.presign(r, c, p, &sc, now, lifetime)
 }

@@ -269,8 +269,7 @@ func Verify(r *http.Request, opts VerifyOptions) (*Verified, error) {
 	if sp.algorithm == algorithmV4 {
 		var d [8]byte
 		copy(d[:], sp.date)
-		key := verifyKeys.Key(creds.SecretAccessKey, d, sp.region, sp.service)
-		sig, _ := hmacSHA256(key[:], w.sts, w.scratch)
+		sig := verifyKeys.signingKey(creds.SecretAccessKey, d, sp.region, sp.service).mac(w.hash, w.sts, w.scratch)
 		var want [64]byte
 		hex.Encode(want[:], sig[:])
 		ok = subtle.ConstantTimeCompare(want[:], []byte(sp.signature)) == 1

@@ -81,6 +81,27 @@ func cloneForSigning(r *http.Request) *http.Request {
 	*out = *r
 	u := *r.URL
 	out.URL = &u
-	out.Header = r.Header.Clone()
+	out.Header = cloneHeader(r.Header)
 	return out
+}
+
+// cloneHeader is http.Header.Clone with room for the four headers the signer
+// adds, so the map does not grow on every request.
+func cloneHeader(h http.Header) http.Header {
+	n := 0
+	for _, vv := range h {
+		n += len(vv)
+	}
+	all := make([]string, n)
+	h2 := make(http.Header, len(h)+4)
+	for k, vv := range h {
+		if vv == nil {
+			h2[k] = nil
+			continue
+		}
+		n = copy(all, vv)
+		h2[k] = all[:n:n]
+		all = all[n:]
+	}
+	return h2
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
+	"net/url"
 	"strings"
 	"time"
 
@@ -44,12 +45,20 @@ type Options struct {
 	Keys      *sigv4.KeyCache // shared signing-key cache; a new one by default
 }
 
+func (o Options) logger() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
 // Proxy is an http.Handler that signs and forwards requests.
 type Proxy struct {
-	route   *Route
-	rp      *httputil.ReverseProxy
-	log     *slog.Logger
-	metrics Metrics
+	route    *Route
+	rewrites Rewrites
+	rp       *httputil.ReverseProxy
+	log      *slog.Logger
+	metrics  Metrics
 }
 
 // New validates the route and builds the proxy.
@@ -95,13 +104,41 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// parse and turning spaces into '+': the signer canonicalises the query
 	// itself (and answers 400 for a bad escape), so the caller's is restored.
 	pr.Out.URL.RawQuery = pr.In.URL.RawQuery
+	if prefix := p.rewrites.StripPrefix; prefix != "" {
+		stripPrefix(pr.Out.URL, prefix)
+	}
 	pr.SetURL(p.route.Target)
 	h := pr.Out.Header
 	for _, k := range callerCredentials {
 		delete(h, k)
 	}
+	for _, k := range p.rewrites.RemoveHeaders {
+		h.Del(k)
+	}
+	for k, v := range p.rewrites.AddHeaders {
+		h.Set(k, v)
+	}
 	if q := pr.Out.URL.RawQuery; strings.Contains(q, "X-Amz-") {
 		pr.Out.URL.RawQuery = stripSignatureParams(q)
+	}
+}
+
+// stripPrefix removes prefix from the path, keeping it absolute; the escaped
+// form loses the same prefix when it has it, and is rebuilt otherwise.
+func stripPrefix(u *url.URL, prefix string) {
+	prefix = strings.TrimSuffix(prefix, "/")
+	rest, ok := strings.CutPrefix(u.Path, prefix)
+	if !ok || rest != "" && rest[0] != '/' {
+		return
+	}
+	if rest == "" {
+		rest = "/"
+	}
+	u.Path = rest
+	if raw, ok := strings.CutPrefix(u.RawPath, prefix); ok && strings.HasPrefix(raw, "/") {
+		u.RawPath = raw
+	} else {
+		u.RawPath = ""
 	}
 }
 

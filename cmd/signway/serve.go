@@ -86,15 +86,16 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 		return err
 	}
 	metrics := admin.NewMetrics(version)
-	p, err := proxy.New(proxy.Options{
-		Route: &proxy.Route{Name: "default", Target: o.target, Service: service, Region: region,
-			Credentials: signingCredentials(creds), Payload: o.mode, SignQuery: o.signQuery,
-			Lifetime: time.Duration(o.signatureLifetime) * time.Second, MaxBodyBytes: o.maxBody},
-		Transport: transport, Logger: log, Metrics: metrics,
-	})
+	opts := proxy.Options{Transport: transport, Logger: log, Metrics: metrics}
+	// The command line is a one-route table: the same router serves it and
+	// a config file.
+	table, err := proxy.NewTable([]proxy.RouteSpec{{Route: &proxy.Route{Name: "default", Target: o.target, Service: service, Region: region,
+		Credentials: signingCredentials(creds), Payload: o.mode, SignQuery: o.signQuery,
+		Lifetime: time.Duration(o.signatureLifetime) * time.Second, MaxBodyBytes: o.maxBody}}}, opts)
 	if err != nil {
 		return err
 	}
+	p := proxy.NewRouter(table, opts)
 	ready := func() error {
 		if creds.Ready() {
 			return nil

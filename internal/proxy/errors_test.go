@@ -139,6 +139,37 @@ func TestFailuresAreMappedAndExplained(t *testing.T) {
 	}
 }
 
+// TestConnectTimeoutCoversTLSHandshake: an upstream that accepts the TCP
+// connection and then says nothing is a 504 after --connect-timeout.
+func TestConnectTimeoutCoversTLSHandshake(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() }) // held open, silent
+		}
+	}()
+	s, m := proxyTo(t, "https://"+l.Addr().String(), "es", TransportOptions{ConnectTimeout: 200 * time.Millisecond}, nil)
+	start := time.Now()
+	resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/", nil))
+	if resp.StatusCode != 504 || !strings.Contains(body, "did not answer in time") {
+		t.Fatalf("got %d %s, want 504", resp.StatusCode, body)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %s: the connect timeout did not apply", d)
+	}
+	if len(m.upstream) != 1 || m.upstream[0] != "timeout" {
+		t.Errorf("upstream error metric = %v", m.upstream)
+	}
+}
+
 func TestS3ErrorsAreXML(t *testing.T) {
 	s, _ := proxyTo(t, closedPort(t), "s3", TransportOptions{}, nil)
 	resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/b/k", nil))

@@ -26,6 +26,17 @@ type CredentialsError struct{ Err error }
 func (e *CredentialsError) Error() string { return "obtaining AWS credentials: " + e.Err.Error() }
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
+// CallerAuthError is a CredentialsFunc's refusal of the caller itself (a
+// missing or rejected token): it is answered with its own status and
+// message instead of 503.
+type CallerAuthError struct {
+	Status  int    // 401 or 403, or STS's own status when passed through
+	Code    string // e.g. "MissingToken", or STS's error code
+	Message string
+}
+
+func (e *CallerAuthError) Error() string { return e.Code + ": " + e.Message }
+
 // failure is what the caller is told: a status, a stable code and a message
 // that says what to fix. It never carries a secret: transport errors lose
 // their URL (a presigned URL holds a signature and a token).
@@ -41,6 +52,7 @@ func classify(r *http.Request, err error, target string) failure {
 	var bodyErr *BodyReadError
 	var malformed *sigv4.MalformedError
 	var credErr *CredentialsError
+	var callerErr *CallerAuthError
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // drop the URL
@@ -55,6 +67,8 @@ func classify(r *http.Request, err error, target string) failure {
 		return failure{http.StatusBadRequest, "IncompleteBody", bodyErr.Error(), "body"}
 	case errors.As(err, &malformed):
 		return failure{http.StatusBadRequest, "MalformedRequest", "cannot sign the request: " + malformed.Error(), "signing"}
+	case errors.As(err, &callerErr):
+		return failure{callerErr.Status, callerErr.Code, callerErr.Message, "credentials"}
 	case errors.As(err, &credErr):
 		return failure{http.StatusServiceUnavailable, "CredentialsUnavailable", credErr.Error(), "credentials"}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):

@@ -6,6 +6,7 @@
 package proxy
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/http/httputil"
@@ -54,11 +55,12 @@ func (o Options) logger() *slog.Logger {
 
 // Proxy is an http.Handler that signs and forwards requests.
 type Proxy struct {
-	route    *Route
-	rewrites Rewrites
-	rp       *httputil.ReverseProxy
-	log      *slog.Logger
-	metrics  Metrics
+	route       *Route
+	rewrites    Rewrites
+	tokenHeader string
+	rp          *httputil.ReverseProxy
+	log         *slog.Logger
+	metrics     Metrics
 }
 
 // New validates the route and builds the proxy.
@@ -108,6 +110,12 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 		stripPrefix(pr.Out.URL, prefix)
 	}
 	pr.SetURL(p.route.Target)
+	if p.tokenHeader != "" {
+		// The token goes to the credentials lookup only, never upstream.
+		token := bearerToken(pr.Out.Header.Get(p.tokenHeader))
+		pr.Out.Header.Del(p.tokenHeader)
+		pr.Out = pr.Out.WithContext(context.WithValue(pr.Out.Context(), callerTokenKey{}, token))
+	}
 	h := pr.Out.Header
 	for _, k := range callerCredentials {
 		delete(h, k)
@@ -121,6 +129,24 @@ func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	if q := pr.Out.URL.RawQuery; strings.Contains(q, "X-Amz-") {
 		pr.Out.URL.RawQuery = stripSignatureParams(q)
 	}
+}
+
+type callerTokenKey struct{}
+
+// CallerToken returns the caller's bearer token for a route with a
+// CallerTokenHeader; "" when the caller sent none.
+func CallerToken(ctx context.Context) string {
+	t, _ := ctx.Value(callerTokenKey{}).(string)
+	return t
+}
+
+// bearerToken strips an optional "Bearer " scheme (any case).
+func bearerToken(v string) string {
+	v = strings.TrimSpace(v)
+	if len(v) > 7 && strings.EqualFold(v[:7], "bearer ") {
+		return strings.TrimSpace(v[7:])
+	}
+	return v
 }
 
 // stripPrefix removes prefix from the path, keeping it absolute; the escaped

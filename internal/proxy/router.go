@@ -26,6 +26,11 @@ type RouteSpec struct {
 	// timeouts, CA bundles).
 	Transport http.RoundTripper
 	Rewrite   Rewrites
+	// CallerTokenHeader, when set, names the header carrying the caller's
+	// bearer token (per-caller web identity). The token is moved from the
+	// header into the request's context for the route's CredentialsFunc
+	// (see CallerToken) and never reaches the upstream.
+	CallerTokenHeader string
 }
 
 // Rewrites are per-route changes to the request before it is signed.
@@ -83,7 +88,7 @@ func NewTable(specs []RouteSpec, opts Options) (*Table, error) {
 			if err != nil {
 				return nil, err
 			}
-			p.rewrites = s.Rewrite
+			p.rewrites, p.tokenHeader = s.Rewrite, s.CallerTokenHeader
 			e.proxy = p
 		}
 		t.entries = append(t.entries, e)
@@ -210,7 +215,7 @@ func (h *hostProxies) get(host string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.rewrites = h.spec.Rewrite
+	p.rewrites, p.tokenHeader = h.spec.Rewrite, h.spec.CallerTokenHeader
 	if len(h.byHost) >= maxHostProxies {
 		clear(h.byHost)
 	}

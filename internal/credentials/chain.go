@@ -48,6 +48,17 @@ type ChainOptions struct {
 // ctx is used only while loading configuration; no credentials are fetched
 // until Retrieve.
 func DefaultChain(ctx context.Context, opts ChainOptions) (Provider, error) {
+	name := chainName(opts.Profile)
+	cfg, err := loadChain(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("loading AWS configuration for the %s: %w", name, err)
+	}
+	return &sdkProvider{p: cfg.Credentials, name: name}, nil
+}
+
+// loadChain loads the SDK's configuration with its credential chain resolved
+// (not yet called); FromSource uses it for the profile and sso sources.
+func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
 	lo := []func(*config.LoadOptions) error{
 		// The SDK's cache reports Expires early by its expiry window (five
 		// minutes for container credentials); Cache applies its own margin
@@ -65,15 +76,14 @@ func DefaultChain(ctx context.Context, opts ChainOptions) (Provider, error) {
 	if opts.HTTPClient != nil {
 		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
 	}
-	name := chainName(opts.Profile)
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration for the %s: %w", name, err)
+		return aws.Config{}, err
 	}
 	if cfg.Credentials == nil {
-		return nil, fmt.Errorf("loading AWS configuration for the %s: no credential source configured", name)
+		return aws.Config{}, errors.New("no credential source configured")
 	}
-	return &sdkProvider{p: cfg.Credentials, name: name}, nil
+	return cfg, nil
 }
 
 func chainName(profile string) string {

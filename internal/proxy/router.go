@@ -2,9 +2,11 @@ package proxy
 
 import (
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +22,10 @@ type RouteSpec struct {
 	// then the allowlist entry). Route.Target stays nil; Route.Service and
 	// Route.Region, when empty, are detected from each host.
 	FromHost bool
-	// Scheme of a host-based upstream: https unless set.
+	// Scheme and Port of a host-based upstream: https and the scheme's
+	// port unless set. The caller's own port is ignored: it cannot steer.
 	Scheme string
+	Port   int
 	// Transport overrides the router's upstream transport (per-route
 	// timeouts, CA bundles).
 	Transport http.RoundTripper
@@ -132,7 +136,7 @@ func (rt *Router) Load(t *Table) { rt.table.Store(t) }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t := rt.table.Load()
-	host, port, hostOK := requestHostName(r)
+	host, _, hostOK := requestHostName(r)
 	e := t.find(host, r.URL.Path, r.Method)
 	if e == nil || !hostOK && e.spec.Match.Host != "" {
 		rt.refuse(w, r, t, host)
@@ -142,7 +146,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e.proxy.ServeHTTP(w, r)
 		return
 	}
-	if !hostOK || !defaultPort(port, e.spec.Scheme) {
+	if !hostOK {
 		rt.refuse(w, r, t, r.Host)
 		return
 	}
@@ -152,12 +156,6 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.ServeHTTP(w, r)
-}
-
-// defaultPort allows a host-based request to name only its scheme's port:
-// an allowed name must not become a way to reach another port on it.
-func defaultPort(port, scheme string) bool {
-	return port == "" || scheme == "https" && port == "443" || scheme == "http" && port == "80"
 }
 
 func (rt *Router) refuse(w http.ResponseWriter, r *http.Request, t *Table, host string) {
@@ -196,7 +194,11 @@ func (h *hostProxies) get(host string) (*Proxy, error) {
 		return p, nil
 	}
 	route := *h.spec.Route // a copy per host: prepare fills in its fields
-	route.Target = &url.URL{Scheme: h.spec.Scheme, Host: host}
+	target := host
+	if p := h.spec.Port; p != 0 && !(p == 443 && h.spec.Scheme == "https" || p == 80 && h.spec.Scheme == "http") {
+		target = net.JoinHostPort(host, strconv.Itoa(p))
+	}
+	route.Target = &url.URL{Scheme: h.spec.Scheme, Host: target}
 	if route.Service == "" || route.Region == "" {
 		d := DetectService(host)
 		if route.Service == "" {

@@ -154,7 +154,7 @@ func TestHostAllowlistSSRF(t *testing.T) {
 		{"userinfo in an absolute URI", "GET http://photos.s3.us-east-1.amazonaws.com@evil.example/k HTTP/1.1\r\nHost: x\r\n", 0, ""},
 		{"IPv4 literal", "GET /latest/meta-data/ HTTP/1.1\r\nHost: 169.254.169.254\r\n", 403, ""},
 		{"IPv6 literal", "GET / HTTP/1.1\r\nHost: [::1]\r\n", 403, ""},
-		{"another port on an allowed host", "GET /k HTTP/1.1\r\nHost: photos.s3.us-east-1.amazonaws.com:8080\r\n", 403, ""},
+		{"the caller's port is ignored", "GET /k HTTP/1.1\r\nHost: photos.s3.us-east-1.amazonaws.com:8080\r\n", 200, "photos.s3.us-east-1.amazonaws.com"},
 		{"suffix appended", "GET /k HTTP/1.1\r\nHost: photos.s3.us-east-1.amazonaws.com.evil.example\r\n", 403, ""},
 		{"bare wildcard base", "GET /k HTTP/1.1\r\nHost: s3.us-east-1.amazonaws.com\r\n", 403, ""},
 		{"percent-encoded host", "GET /k HTTP/1.1\r\nHost: photos%2Es3.us-east-1.amazonaws.com\r\n", 0, ""},
@@ -180,8 +180,8 @@ func TestHostAllowlistSSRF(t *testing.T) {
 			}
 		})
 	}
-	if got := b.count(); got != 4 {
-		t.Errorf("backend got %d requests in all, want the 4 allowed ones", got)
+	if got := b.count(); got != 5 {
+		t.Errorf("backend got %d requests in all, want the 5 allowed ones", got)
 	}
 	for _, g := range b.got {
 		if g.verifyErr != nil {

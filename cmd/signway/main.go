@@ -48,6 +48,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return nil
 		case "demo":
 			return runDemo(ctx, args[1:], stdout, stderr)
+		case "credentials":
+			return runCredentials(ctx, args[1:], stdout, stderr)
+		case "validate":
+			return runValidate(ctx, args[1:], stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)

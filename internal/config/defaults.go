@@ -1,0 +1,342 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/signway/signway/internal/proxy"
+)
+
+// The documented defaults.
+const (
+	DefaultListenAddress   = "0.0.0.0:8080"
+	DefaultUtilityAddress  = "0.0.0.0:9090"
+	DefaultLifetime        = Duration(15 * time.Minute)
+	DefaultConnectTimeout  = Duration(10 * time.Second)
+	DefaultResponseTimeout = Duration(30 * time.Second)
+	DefaultMaxBodySize     = ByteSize(5 << 30)
+	DefaultTokenHeader     = "Authorization"
+	DefaultCacheSize       = 10000
+)
+
+// builtin is the bottom layer of every route's settings.
+var builtin = Settings{
+	Payload:     PayloadAuto,
+	Signing:     Signing{Algorithm: SigV4, Mode: SignHeader, Lifetime: DefaultLifetime},
+	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout},
+	MaxBodySize: DefaultMaxBodySize,
+	Auth:        Auth{Type: AuthNone},
+}
+
+// WithDefaults returns a deep copy of c with every default filled in: the
+// built-in defaults, then the defaults block, then each route's own
+// settings; the service and region detected from upstream hosts; listener
+// addresses as host:port; the upstream protocol and port. It does not
+// validate, and it is idempotent.
+func (c *Config) WithDefaults() *Config {
+	out := deepCopy(c)
+	out.Listen.Address = addrOr(out.Listen.Address, DefaultListenAddress)
+	out.Utility.Address = addrOr(out.Utility.Address, DefaultUtilityAddress)
+	base := merge(builtin, c.Defaults)
+	out.Defaults = complete(base, proxy.DetectedService{})
+	byName := map[string]Settings{}
+	for i := range out.Routes {
+		r := &out.Routes[i]
+		byName[r.Name] = c.Routes[i].Settings
+		if r.OverrideTargetHost != "" {
+			r.OverrideTargetProtocol = strings.ToLower(strOr(r.OverrideTargetProtocol, "https"))
+			r.OverrideTargetPort = portOr(r.OverrideTargetPort, r.OverrideTargetProtocol)
+		}
+		var d proxy.DetectedService
+		if u, err := r.Upstream(); err == nil {
+			d = proxy.DetectService(u.Hostname())
+		}
+		r.Settings = complete(merge(base, r.Settings), d)
+	}
+	for i := range out.Hosts {
+		h := &out.Hosts[i]
+		s := base
+		if from, ok := byName[h.SettingsFrom]; ok {
+			// The route's service and region belong to its upstream (they
+			// may have been detected from it); this host detects its own.
+			from.Service, from.Region = "", ""
+			s = merge(s, from)
+		}
+		h.Protocol = strings.ToLower(strOr(h.Protocol, "https"))
+		h.Port = portOr(h.Port, h.Protocol)
+		h.Settings = complete(merge(s, h.Settings), detectPattern(h.Host))
+	}
+	return out
+}
+
+// merge lays over on top of base: every field over leaves zero comes from
+// base, header maps are united, and the credentials block is taken whole,
+// because mixing one block's static keys with another's role is never meant.
+func merge(base, over Settings) Settings {
+	out := deepCopy(&over)
+	if over.Credentials.IsZero() {
+		out.Credentials = deepCopy(&base).Credentials
+	}
+	fillZero(reflect.ValueOf(out).Elem(), reflect.ValueOf(base))
+	return *out
+}
+
+var credentialsType = reflect.TypeFor[Credentials]()
+
+func fillZero(dst, src reflect.Value) {
+	switch {
+	case dst.Type() == credentialsType || dst.Type() == secretType:
+		return
+	case dst.Kind() == reflect.Struct:
+		for i := range dst.NumField() {
+			if dst.Type().Field(i).IsExported() {
+				fillZero(dst.Field(i), src.Field(i))
+			}
+		}
+	case dst.Kind() == reflect.Map && !src.IsNil():
+		if dst.IsNil() {
+			dst.Set(reflect.MakeMap(dst.Type()))
+		}
+		for it := src.MapRange(); it.Next(); {
+			if !dst.MapIndex(it.Key()).IsValid() {
+				dst.SetMapIndex(it.Key(), it.Value())
+			}
+		}
+	case dst.IsZero():
+		dst.Set(src)
+	}
+}
+
+// complete fills what depends on the merged settings: detection from the
+// upstream host and the implied credential source.
+func complete(s Settings, d proxy.DetectedService) Settings {
+	s.Service = strOr(s.Service, d.Service)
+	s.Region = strOr(s.Region, d.Region)
+	cr := &s.Credentials
+	switch {
+	case cr.Source != "":
+	case !cr.AccessKeyID.IsZero() || !cr.SecretAccessKey.IsZero():
+		cr.Source = SourceStatic
+	case cr.WebIdentity != nil:
+		cr.Source = SourceCallerWebIdentity
+	default:
+		cr.Source = SourceDefault
+	}
+	if w := cr.WebIdentity; w != nil {
+		w.TokenHeader = strOr(w.TokenHeader, DefaultTokenHeader)
+		if w.CacheSize == 0 {
+			w.CacheSize = DefaultCacheSize
+		}
+	}
+	return s
+}
+
+// SigV4ARegionSet is the region set a SigV4A signature covers: region_set,
+// or the region alone.
+func (s *Settings) SigV4ARegionSet() []string {
+	if len(s.Signing.RegionSet) > 0 || s.Region == "" {
+		return s.Signing.RegionSet
+	}
+	return []string{s.Region}
+}
+
+// detectPattern detects the service and region that every name matching a
+// host pattern shares: for *.suffix, a field is kept only when detection
+// gives the same answer whatever the wildcard stands for (in
+// *.us-east-1.amazonaws.com the region is fixed, the service is not). What
+// is left empty the proxy detects per request.
+func detectPattern(pattern string) proxy.DetectedService {
+	pattern = strings.ToLower(pattern)
+	suffix, ok := strings.CutPrefix(pattern, "*.")
+	if !ok {
+		return proxy.DetectService(pattern)
+	}
+	a, b := proxy.DetectService("a1."+suffix), proxy.DetectService("b2."+suffix)
+	if a.Service != b.Service {
+		a.Service = ""
+	}
+	if a.Region != b.Region {
+		a.Region = ""
+	}
+	return a
+}
+
+// fixedPattern reports whether every name matching pattern is the same
+// upstream as far as detection goes, so missing settings can be reported.
+func fixedPattern(pattern string) bool {
+	suffix, ok := strings.CutPrefix(strings.ToLower(pattern), "*.")
+	return !ok || proxy.DetectService("a1."+suffix) == proxy.DetectService("b2."+suffix)
+}
+
+// Upstream returns the route's upstream URL, from url or from the
+// override_target_* fields.
+func (r *Route) Upstream() (*url.URL, error) {
+	u, errs := r.upstream()
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("route %q: %s: %s", r.Name, errs[0].field, errs[0].msg)
+	}
+	return u, nil
+}
+
+type fieldErr struct{ field, msg string }
+
+func (r *Route) upstream() (*url.URL, []fieldErr) {
+	var errs []fieldErr
+	bad := func(field, format string, a ...any) {
+		errs = append(errs, fieldErr{field, fmt.Sprintf(format, a...)})
+	}
+	switch {
+	case r.URL != "" && r.OverrideTargetHost != "":
+		bad("override_target_host", "give the upstream either as url or as override_target_host, not both")
+	case r.URL != "":
+		if r.OverrideTargetPort != 0 || r.OverrideTargetProtocol != "" {
+			bad("url", "override_target_port and override_target_protocol go with override_target_host, not url")
+		}
+		u, err := url.Parse(r.URL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Opaque != "":
+			bad("url", "%q must be an absolute http:// or https:// URL", r.URL)
+		case u.User != nil:
+			bad("url", "must not carry user info: it would be sent upstream and logged; use credentials instead")
+		case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+			bad("url", "%q must not have a query or a fragment", r.URL)
+		case u.Port() != "" && !validPort(u.Port()):
+			bad("url", "%q has an invalid port", r.URL)
+		default:
+			return u, nil
+		}
+	case r.OverrideTargetHost != "":
+		proto := strings.ToLower(strOr(r.OverrideTargetProtocol, "https"))
+		if proto != "http" && proto != "https" {
+			bad("override_target_protocol", "%q is not http or https", r.OverrideTargetProtocol)
+		}
+		if p := r.OverrideTargetPort; p < 0 || p > 65535 {
+			bad("override_target_port", "%d is not a port (1-65535)", p)
+		}
+		if msg := checkHostName(r.OverrideTargetHost); msg != "" {
+			bad("override_target_host", "%s", msg)
+		}
+		if len(errs) == 0 {
+			host := strings.ToLower(r.OverrideTargetHost)
+			if p := portOr(r.OverrideTargetPort, proto); p != portOr(0, proto) {
+				host = net.JoinHostPort(host, strconv.Itoa(p))
+			} else if strings.Contains(host, ":") {
+				host = "[" + host + "]"
+			}
+			return &url.URL{Scheme: proto, Host: host}, nil
+		}
+	default:
+		if r.OverrideTargetPort != 0 || r.OverrideTargetProtocol != "" {
+			bad("override_target_host", "required with override_target_port and override_target_protocol")
+		} else {
+			bad("url", "an upstream is required: set url (e.g. https://my-bucket.s3.us-east-1.amazonaws.com) or override_target_host")
+		}
+	}
+	return nil, errs
+}
+
+// checkHostName accepts a DNS name or an IP literal, nothing else.
+func checkHostName(h string) string {
+	if strings.Contains(h, "://") || strings.ContainsAny(h, "/?#@") {
+		return fmt.Sprintf("%q must be a host name alone (the protocol and port have their own fields)", h)
+	}
+	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+		return ""
+	}
+	if strings.Contains(h, ":") {
+		return fmt.Sprintf("%q must be a host name alone; give the port in its own field", h)
+	}
+	return checkLabels(h)
+}
+
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n <= 65535
+}
+
+func portOr(p int, proto string) int {
+	switch {
+	case p != 0:
+		return p
+	case proto == "http":
+		return 80
+	}
+	return 443
+}
+
+func strOr(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// addrOr completes a listener address: "8080" and ":8080" get host 0.0.0.0.
+// Malformed addresses are left for Validate to report.
+func addrOr(a, def string) string {
+	if a == "" {
+		return def
+	}
+	if a, err := normalizeAddr(a); err == nil {
+		return a
+	}
+	return a
+}
+
+func normalizeAddr(s string) (string, error) {
+	if validPort(s) {
+		return net.JoinHostPort("0.0.0.0", s), nil
+	}
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || !validPort(port) {
+		return "", errors.New("must be host:port, :port or a port number (1-65535)")
+	}
+	return net.JoinHostPort(strOr(host, "0.0.0.0"), port), nil
+}
+
+// deepCopy copies maps, slices and pointers too, so a completed Config
+// shares nothing mutable with the one it came from.
+func deepCopy[T any](p *T) *T {
+	out := new(T)
+	copyValue(reflect.ValueOf(out).Elem(), reflect.ValueOf(p).Elem())
+	return out
+}
+
+func copyValue(dst, src reflect.Value) {
+	switch src.Kind() {
+	case reflect.Pointer:
+		if !src.IsNil() {
+			dst.Set(reflect.New(src.Type().Elem()))
+			copyValue(dst.Elem(), src.Elem())
+		}
+	case reflect.Struct:
+		dst.Set(src) // unexported fields: immutable strings and the read-only line map
+		for i := range src.NumField() {
+			if src.Type().Field(i).IsExported() {
+				copyValue(dst.Field(i), src.Field(i))
+			}
+		}
+	case reflect.Slice:
+		if !src.IsNil() {
+			dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
+			for i := range src.Len() {
+				copyValue(dst.Index(i), src.Index(i))
+			}
+		}
+	case reflect.Map:
+		if !src.IsNil() {
+			dst.Set(reflect.MakeMapWithSize(src.Type(), src.Len()))
+			for it := src.MapRange(); it.Next(); {
+				dst.SetMapIndex(it.Key(), it.Value())
+			}
+		}
+	default:
+		dst.Set(src)
+	}
+}

@@ -1,0 +1,73 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"strings"
+)
+
+// checkHostPattern accepts an exact host name, an IP literal, or *.suffix.
+func checkHostPattern(h string) string {
+	h = strings.ToLower(h)
+	if strings.Contains(h, "://") || strings.ContainsAny(h, "/?#@ ") {
+		return fmt.Sprintf("%q must be a host name or a *.suffix pattern alone (no protocol, path or user info)", h)
+	}
+	if suffix, ok := strings.CutPrefix(h, "*."); ok {
+		if isIPLike(suffix) {
+			return fmt.Sprintf("%q: an IP address cannot be a pattern; list each address exactly", h)
+		}
+		if strings.Contains(suffix, "*") {
+			return fmt.Sprintf("%q: only the whole first label may be *", h)
+		}
+		if !strings.Contains(suffix, ".") {
+			return fmt.Sprintf("%q is too broad: give at least two labels after *.", h)
+		}
+		return checkLabels(suffix)
+	}
+	if strings.Contains(h, "*") {
+		return fmt.Sprintf("%q: a wildcard is allowed only as the whole first label, as in *.example.com", h)
+	}
+	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+		return ""
+	}
+	if strings.Contains(h, ":") {
+		return fmt.Sprintf("%q: the port is not part of a host match", h)
+	}
+	return checkLabels(h)
+}
+
+// isIPLike catches IP literals and their fragments (*.0.0.1, *.[::1]).
+func isIPLike(s string) bool {
+	if strings.ContainsAny(s, ":[]") || net.ParseIP(s) != nil {
+		return true
+	}
+	return strings.Trim(s, "0123456789.") == ""
+}
+
+func checkLabels(h string) string {
+	h = strings.ToLower(strings.TrimSuffix(h, "."))
+	if h == "" || len(h) > 253 {
+		return fmt.Sprintf("%q is not a host name", h)
+	}
+	for l := range strings.SplitSeq(h, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' || strings.Trim(l, "abcdefghijklmnopqrstuvwxyz0123456789-_") != "" {
+			return fmt.Sprintf("%q is not a host name (label %q)", h, l)
+		}
+	}
+	return ""
+}
+
+// MatchHost reports whether host (a caller's Host, port ignored) matches a
+// pattern of the config: exact, case-insensitive, or *.suffix for any name
+// ending in .suffix (one or more labels; not the suffix itself).
+func MatchHost(pattern, host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
+	pattern = strings.ToLower(strings.Trim(pattern, "[]"))
+	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
+		return len(host) > len(suffix) && strings.HasSuffix(host, suffix) && !strings.HasPrefix(host[:len(host)-len(suffix)], ".")
+	}
+	return host == pattern
+}

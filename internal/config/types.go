@@ -1,0 +1,234 @@
+package config
+
+// The comments on the fields below are the user documentation of the file
+// format: docs/config.md and schema/signway.schema.json follow them. A zero
+// value always means "not set": WithDefaults fills in the documented default.
+
+// Config is one signway configuration file.
+type Config struct {
+	// Listen is where callers connect. Default address 0.0.0.0:8080.
+	Listen Listen `yaml:"listen"`
+	// Utility serves /healthz, /health, /readyz and /metrics. Default
+	// address 0.0.0.0:9090.
+	Utility Utility `yaml:"utility"`
+	// Defaults are settings every route and host entry inherits; a setting
+	// on the route wins. The credentials block is inherited as a whole.
+	Defaults Settings `yaml:"defaults"`
+	// Hosts is host-based mode: the upstream is the caller's Host header, but
+	// only when it is on this allowlist. A caller's Host that matches no entry
+	// (and no route) gets 403 and nothing is signed.
+	Hosts []HostRule `yaml:"hosts"`
+	// Routes are matched by host, path and method; the most specific match
+	// wins (exact path, then longest path prefix, then exact host, then
+	// wildcard host, then routes that restrict methods).
+	Routes []Route `yaml:"routes"`
+
+	// lines maps field paths ("routes[2].region") to YAML lines; set by Parse
+	// and read only afterwards, so copies may share it.
+	lines map[string]int
+}
+
+// Listen is the callers' listener.
+type Listen struct {
+	// Address is host:port, :port or a port number.
+	Address string `yaml:"address"`
+	// TLS serves HTTPS with a PEM certificate chain and key, re-read when
+	// the files change. Both or neither.
+	TLS ListenTLS `yaml:"tls"`
+}
+
+// ListenTLS names the listener's certificate files.
+type ListenTLS struct {
+	// CertFile is the PEM certificate chain.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key.
+	KeyFile string `yaml:"key_file"`
+}
+
+// Utility is the health and metrics listener.
+type Utility struct {
+	// Address is host:port, :port or a port number.
+	Address string `yaml:"address"`
+	// Pprof serves /debug/pprof/ on this listener.
+	Pprof bool `yaml:"pprof"`
+}
+
+// Settings is everything about signing and forwarding that a route, a host
+// entry and the defaults block share.
+type Settings struct {
+	// Service is the signing name (s3, execute-api, lambda, es, aoss,
+	// dynamodb, ...). Default: detected from the upstream host.
+	Service string `yaml:"service"`
+	// Region is the signing region. Default: detected from the upstream
+	// host; write region: ${AWS_REGION} to take it from the environment.
+	Region string `yaml:"region"`
+	// Credentials are the AWS credentials to sign with. Default: the AWS
+	// SDK's default chain.
+	Credentials Credentials `yaml:"credentials"`
+	// Payload is how bodies are covered by the signature: auto (default:
+	// UNSIGNED-PAYLOAD for S3 over TLS, the body's SHA-256 elsewhere),
+	// unsigned, signed, or streaming (S3 chunk signatures: signed uploads
+	// in bounded memory).
+	Payload PayloadMode `yaml:"payload"`
+	// Signing is the algorithm and where the signature goes.
+	Signing Signing `yaml:"signing"`
+	// Headers are added, removed, or left out of the signature.
+	Headers Headers `yaml:"headers"`
+	// StripPrefix is removed from the start of the request path before it is
+	// appended to the upstream URL's path: /api/orders with strip_prefix /api
+	// goes to UPSTREAM/orders.
+	StripPrefix string `yaml:"strip_prefix"`
+	// Timeouts towards the upstream.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// MaxBodySize is the largest body hashed before signing; larger gets 413.
+	// Bytes, or a size such as 512MiB or 5GiB. Default 5GiB.
+	MaxBodySize ByteSize `yaml:"max_body_size"`
+	// UpstreamTLS is how the upstream's certificate is verified.
+	UpstreamTLS UpstreamTLS `yaml:"upstream_tls"`
+	// Auth is reserved for per-route caller authentication, which comes
+	// next; today only type: none is accepted.
+	Auth Auth `yaml:"auth"`
+}
+
+// Route is one upstream and how requests to it are matched and signed.
+type Route struct {
+	// Name identifies the route in logs and metrics. Required, unique;
+	// letters, digits, '.', '_' and '-'.
+	Name string `yaml:"name"`
+	// Match selects the requests for this route; an empty match takes all.
+	Match Match `yaml:"match"`
+	// URL is the upstream: absolute http(s), no user info, query or fragment.
+	// Its path, if any, is prepended to the (stripped) request path.
+	URL string `yaml:"url"`
+	// OverrideTargetHost is the upstream host, the Kong plugin's way of
+	// giving the upstream; use it or url, not both.
+	OverrideTargetHost string `yaml:"override_target_host"`
+	// OverrideTargetPort defaults to 443 for https and 80 for http.
+	OverrideTargetPort int `yaml:"override_target_port"`
+	// OverrideTargetProtocol is https (default) or http.
+	OverrideTargetProtocol string `yaml:"override_target_protocol"`
+
+	Settings `yaml:",inline"`
+}
+
+// Match selects requests. Every field that is set must match.
+type Match struct {
+	// Host is the caller's Host (port ignored): an exact name, or *.suffix
+	// for any name ending in .suffix.
+	Host string `yaml:"host"`
+	// PathPrefix matches paths that start with it, at a segment boundary:
+	// /api matches /api and /api/x, not /apis.
+	PathPrefix string `yaml:"path_prefix"`
+	// Path matches exactly this path.
+	Path string `yaml:"path"`
+	// Methods restricts the HTTP methods; empty takes all.
+	Methods []string `yaml:"methods"`
+}
+
+// HostRule is one entry of the host-based allowlist.
+type HostRule struct {
+	// Host is an exact name (an IP literal is allowed only here) or a
+	// pattern *.suffix matching any name ending in .suffix.
+	Host string `yaml:"host"`
+	// Protocol towards the upstream: https (default) or http. The caller
+	// cannot choose it.
+	Protocol string `yaml:"protocol"`
+	// Port towards the upstream; default 443 for https, 80 for http. The
+	// caller's port is ignored.
+	Port int `yaml:"port"`
+	// SettingsFrom names a route whose settings this entry uses, except its
+	// upstream, match, service and region (those come from the caller's
+	// host); settings given here win over it.
+	SettingsFrom string `yaml:"settings_from"`
+
+	Settings `yaml:",inline"`
+}
+
+// PayloadMode says how a request body is covered by the signature.
+type PayloadMode string
+
+// Payload modes.
+const (
+	PayloadAuto      PayloadMode = "auto"
+	PayloadUnsigned  PayloadMode = "unsigned"
+	PayloadSigned    PayloadMode = "signed"
+	PayloadStreaming PayloadMode = "streaming"
+)
+
+// Algorithm is the signature algorithm.
+type Algorithm string
+
+// Signing algorithms.
+const (
+	SigV4  Algorithm = "sigv4"
+	SigV4A Algorithm = "sigv4a"
+)
+
+// SignMode is where the signature goes.
+type SignMode string
+
+// Signing modes.
+const (
+	SignHeader SignMode = "header" // Authorization header
+	SignQuery  SignMode = "query"  // presigned URL
+)
+
+// Signing is the algorithm and where the signature goes.
+type Signing struct {
+	// Algorithm is sigv4 (default) or sigv4a (multi-region).
+	Algorithm Algorithm `yaml:"algorithm"`
+	// RegionSet is the SigV4A region set, e.g. [us-east-1, us-west-2] or
+	// ["*"]; default [region]. Only with sigv4a.
+	RegionSet []string `yaml:"region_set"`
+	// Mode is header (default) or query.
+	Mode SignMode `yaml:"mode"`
+	// Lifetime of a query signature, 1s to 7d; default 15m. Ignored in
+	// header mode.
+	Lifetime Duration `yaml:"lifetime"`
+}
+
+// Headers changes the request's headers towards the upstream.
+type Headers struct {
+	// Add sets these headers (replacing the caller's); they are signed.
+	Add map[string]string `yaml:"add"`
+	// Remove deletes these headers from the caller's request.
+	Remove []string `yaml:"remove"`
+	// Unsigned headers are sent but left out of the signature, for headers
+	// a hop between signway and AWS may change. A trailing * is a prefix.
+	Unsigned []string `yaml:"unsigned"`
+	// SignedOnly restricts signing to these headers (plus host and the
+	// x-amz-* headers AWS requires to be signed).
+	SignedOnly []string `yaml:"signed_only"`
+}
+
+// Timeouts towards the upstream.
+type Timeouts struct {
+	// Connect covers dialling and the TLS handshake; default 10s.
+	Connect Duration `yaml:"connect"`
+	// Response is from the upstream receiving the whole request to its
+	// response headers; default 30s, none to disable. Bodies may stream
+	// for longer.
+	Response Duration `yaml:"response"`
+}
+
+// UpstreamTLS is how the upstream's certificate is verified.
+type UpstreamTLS struct {
+	// CAFile is a PEM bundle of extra root CAs.
+	CAFile string `yaml:"ca_file"`
+	// InsecureSkipVerify does not verify the upstream's certificate
+	// (logged as a warning at startup). For tests only.
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
+}
+
+// AuthType is the per-route caller authentication.
+type AuthType string
+
+// AuthNone accepts every caller; it is the only type today.
+const AuthNone AuthType = "none"
+
+// Auth is reserved for per-route caller authentication (API keys, inbound
+// SigV4, JWT, mTLS), which comes next.
+type Auth struct {
+	// Type is none.
+	Type AuthType `yaml:"type"`
+}

@@ -23,8 +23,9 @@ FUZZTIME ?= 10s
 
 all: test
 
+# The upload tests run both AWS CLIs; v2 is Debian's awscli package.
 tools:
-	scripts/install-tools.sh
+	scripts/install-tools.sh --awscli-v2
 
 tools-bench:
 	scripts/install-tools.sh --bench

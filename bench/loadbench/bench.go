@@ -85,7 +85,19 @@ func bench(ctx context.Context, cfg config) (err error) {
 		}
 	}
 
+	var streaming *streamingResult
+	if !cfg.skipUpload && slices.Contains(cfg.proxies, "signway") {
+		r := measureStreaming(ctx, l, cfg.uploadSize)
+		if errors.Is(r.err, context.Canceled) {
+			return r.err
+		}
+		streaming = &r
+	}
+
 	report := renderReport(cfg, env, results)
+	if streaming != nil {
+		report += renderStreaming(*streaming)
+	}
 	fmt.Print(report)
 	if cfg.out != "" {
 		if err := os.WriteFile(cfg.out, []byte(report), 0o644); err != nil {

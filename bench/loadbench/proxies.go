@@ -30,14 +30,17 @@ func (l launcher) start(ctx context.Context, kind, label string) (*child, string
 		c, err := startChild(ctx, label, l.logDir, ready, os.Environ(), l.self,
 			"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool="+strconv.FormatBool(kind == "bare-pooled"))
 		return c, base, err
-	case "signway":
+	case "signway", "signway-streaming":
 		utility, err := freeAddr()
 		if err != nil {
 			return nil, "", err
 		}
-		c, err := startChild(ctx, label, l.logDir, ready, signwayEnv(), l.signwayBin,
-			"--forward-to", l.originURL, "--service", "s3", "--region", "us-east-1",
-			"--listen-on", listen, "--utility-port", utility)
+		args := []string{"--forward-to", l.originURL, "--service", "s3", "--region", "us-east-1",
+			"--listen-on", listen, "--utility-port", utility}
+		if kind == "signway-streaming" {
+			args = append(args, "--payload", "streaming")
+		}
+		c, err := startChild(ctx, label, l.logDir, ready, signwayEnv(), l.signwayBin, args...)
 		return c, base, err
 	}
 	return nil, "", fmt.Errorf("unknown proxy kind %q", kind)

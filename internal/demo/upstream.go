@@ -70,9 +70,12 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeXML(w, http.StatusForbidden, e)
 		return
 	}
-	body := r.Body
-	if len(v.PayloadHash) == 64 {
-		body = sigv4.NewHashCheckingReader(r.Body, v.PayloadHash)
+	// A hash-signed body is hashed as it is read; an aws-chunked one is
+	// decoded with each chunk signature checked, as S3 does.
+	body, err := sigv4.VerifiedBody(r, v)
+	if err != nil {
+		writeXML(w, http.StatusBadRequest, s3Error{Code: "IncompleteBody", Message: err.Error()})
+		return
 	}
 	key := strings.TrimPrefix(r.URL.Path, "/")
 	switch {

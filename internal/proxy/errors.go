@@ -53,6 +53,7 @@ func classify(r *http.Request, err error, target string) failure {
 	var malformed *sigv4.MalformedError
 	var credErr *CredentialsError
 	var callerErr *CallerAuthError
+	var payloadE *PayloadError
 	var ue *url.Error
 	if errors.As(err, &ue) {
 		err = ue.Err // drop the URL
@@ -63,6 +64,8 @@ func classify(r *http.Request, err error, target string) failure {
 	case errors.As(err, &tooLarge):
 		return failure{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
 			tooLarge.Error() + "; raise the route's max body size or use an unsigned payload", "body"}
+	case errors.As(err, &payloadE):
+		return failure{http.StatusBadRequest, payloadE.Code, payloadE.Msg, "body"}
 	case errors.As(err, &bodyErr):
 		return failure{http.StatusBadRequest, "IncompleteBody", bodyErr.Error(), "body"}
 	case errors.As(err, &malformed):

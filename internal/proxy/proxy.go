@@ -97,7 +97,10 @@ func New(o Options) (*Proxy, error) {
 
 // callerCredentials are the headers through which a caller could try to
 // supply (or spoil) a signature; signway's own replace them.
-var callerCredentials = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"}
+// X-Amz-Content-Sha256 is not among them: the signing transport reads it (the
+// body is held to a caller's hash, an aws-chunked body is decoded) and
+// replaces it.
+var callerCredentials = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token"}
 
 func (p *Proxy) rewrite(pr *httputil.ProxyRequest) {
 	// ReverseProxy has already removed hop-by-hop headers, those named in

@@ -64,9 +64,13 @@ func (b *backend) serve(w http.ResponseWriter, r *http.Request) {
 			c.AccessKeyID = id
 			return c, nil
 		}})
-	body := r.Body
-	if rec.verifyErr == nil && len(rec.verified.PayloadHash) == 64 {
-		body = sigv4.NewHashCheckingReader(r.Body, rec.verified.PayloadHash)
+	var body io.Reader = r.Body
+	if rec.verifyErr == nil {
+		// Hash-signed bodies are hashed, aws-chunked ones decoded with every
+		// chunk signature checked, as S3 does.
+		if body, rec.verifyErr = sigv4.VerifiedBody(r, rec.verified); rec.verifyErr != nil {
+			body = r.Body
+		}
 	}
 	var err error
 	rec.body, err = io.ReadAll(body)
@@ -291,7 +295,9 @@ func TestBodies(t *testing.T) {
 		wantHash    string
 		wantLengthy bool // upstream must see a Content-Length
 	}{
-		{"s3 plain http auto hashes", "s3", false, PayloadAuto, false, hex.EncodeToString(sum[:]), true},
+		{"s3 auto streams an object upload", "s3", false, PayloadAuto, false, sigv4.StreamingPayload, false},
+		{"s3 auto without length hashes", "s3", false, PayloadAuto, true, hex.EncodeToString(sum[:]), true},
+		{"s3 streaming", "s3", false, PayloadStreaming, false, sigv4.StreamingPayload, false},
 		{"s3 unsigned streams", "s3", false, PayloadUnsigned, false, sigv4.UnsignedPayload, true},
 		{"s3 unsigned without length is spooled for a length", "s3", false, PayloadUnsigned, true, sigv4.UnsignedPayload, true},
 		{"es signed", "es", false, PayloadAuto, false, hex.EncodeToString(sum[:]), true},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/signway/signway/internal/sigv4"
@@ -36,10 +37,17 @@ type Route struct {
 	// temporary file in SpoolDir (os.TempDir() when empty).
 	SpoolMemoryBytes int64
 	SpoolDir         string
+	// SigningAlgorithm is "sigv4" (the default) or "sigv4a"; SigV4A signs
+	// for every region of RegionSet (default: Region; "*" and "us-east-*"
+	// patterns allowed), for S3 Multi-Region Access Points and the like.
+	SigningAlgorithm string
+	RegionSet        []string
 
-	params sigv4.Params // precomputed once: shared read-only by requests
-	s3     bool
-	tls    bool
+	params        sigv4.Params // precomputed once: shared read-only by requests
+	s3            bool
+	tls           bool
+	v4a           bool
+	virtualHosted bool // S3 with the bucket in the host: the path is the key
 }
 
 // Defaults for the body limits.
@@ -78,7 +86,23 @@ func (rt *Route) prepare() error {
 	if rt.SpoolMemoryBytes <= 0 {
 		rt.SpoolMemoryBytes = DefaultSpoolMemoryBytes
 	}
+	switch strings.ToLower(rt.SigningAlgorithm) {
+	case "", "sigv4":
+	case "sigv4a":
+		rt.v4a = true
+		if len(rt.RegionSet) == 0 {
+			rt.RegionSet = []string{rt.Region}
+		}
+		for _, r := range rt.RegionSet {
+			if r == "" || strings.ContainsAny(r, ", \t") {
+				return fmt.Errorf("route %q: region set entry %q must be a region or a pattern such as us-east-* or *", rt.Name, r)
+			}
+		}
+	default:
+		return fmt.Errorf("route %q: signing algorithm %q is not sigv4 or sigv4a", rt.Name, rt.SigningAlgorithm)
+	}
 	rt.s3 = sigv4.PathModeFor(rt.Service) == sigv4.PathS3
+	rt.virtualHosted = rt.s3 && virtualHostedS3(rt.Target.Host)
 	rt.tls = rt.Target.Scheme == "https"
 	rt.params = sigv4.Params{Service: rt.Service, Region: rt.Region, Headers: rt.Headers,
 		// S3 refuses requests without it; elsewhere it is harmless and lets
@@ -87,15 +111,14 @@ func (rt *Route) prepare() error {
 	return nil
 }
 
-// unsignedBody reports whether this request's body goes out as UNSIGNED-PAYLOAD.
-func (rt *Route) unsignedBody() bool {
-	switch rt.Payload {
-	case PayloadUnsigned:
-		return true
-	case PayloadSigned:
+// streams reports whether out's body goes to S3 as signed aws-chunked: in
+// streaming mode any S3 body, in auto mode PutObject and UploadPart; always
+// of known length (S3 needs x-amz-decoded-content-length) and header-signed.
+func (rt *Route) streams(out *http.Request) bool {
+	if !rt.s3 || rt.SignQuery || out.ContentLength <= 0 {
 		return false
 	}
-	return rt.s3 && rt.tls
+	return rt.Payload == PayloadStreaming || rt.Payload == PayloadAuto && rt.isObjectUpload(out)
 }
 
 func hasBody(r *http.Request) bool {

@@ -18,7 +18,7 @@ func ExampleSigner_SignHeaders() {
 	if err := signer.SignHeaders(r, creds, params, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)); err != nil {
 		panic(err)
 	}
-	fmt.Println(r.URL.EscapedPath()) // the S3 path goes out in the encoding that was signed
+	fmt.Println(r.URL.EscapedPath())           // the S3 path goes out in the encoding that was signed
 	fmt.Println(r.Header.Get("Authorization")) // botocore's S3SigV4Auth gives the same signature
 	// Output:
 	// /reports/2026%20Q1%28a%2Bb%29.csv

@@ -69,6 +69,9 @@ type Verified struct {
 	PayloadHash   string
 	SignedHeaders []string
 	Credentials   Credentials
+	// Signature is the verified signature: an aws-chunked body's chunk
+	// signatures chain from it (VerifiedBody).
+	Signature string
 }
 
 // VerifyKind classifies a verification failure.
@@ -288,7 +291,7 @@ func Verify(r *http.Request, opts VerifyOptions) (*Verified, error) {
 	v := &Verified{
 		AccessKeyID: sp.accessKeyID, Service: sp.service, Region: region, Algorithm: sp.algorithm,
 		SignedAt: sp.signedAt, Presigned: sp.presigned, PayloadHash: payload,
-		SignedHeaders: signedList, Credentials: creds,
+		SignedHeaders: signedList, Credentials: creds, Signature: sp.signature,
 	}
 	if sp.algorithm == algorithmV4A {
 		v.RegionSet = strings.Split(sp.regionSet, ",")

@@ -18,6 +18,7 @@ import (
 // options are the command line, with the names and meanings of
 // alex-karpenko/aws-sigv4-proxy's flags so signway can replace it as is.
 type options struct {
+	configFile        string
 	forwardTo         string
 	service           string
 	region            string
@@ -32,6 +33,8 @@ type options struct {
 	certFile          string
 	keyFile           string
 	payload           string
+	signingAlgorithm  string
+	regionSet         string
 	signQuery         bool
 	maxBody           int64
 	shutdownTimeout   int
@@ -39,9 +42,13 @@ type options struct {
 	logFormat         string
 	pprof             bool
 
+	routeFlagsSet []string
+
 	target *url.URL
 	mode   proxy.PayloadMode
-	level  slog.Level
+	// regions is --region-set split; nil means the signing region.
+	regions []string
+	level   slog.Level
 }
 
 func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
@@ -53,7 +60,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 			fs.StringVar(p, short, def, "short for --"+long)
 		}
 	}
-	str(&o.forwardTo, "forward-to", "f", "", "URL of the AWS service to forward signed requests to (required)")
+	fs.StringVar(&o.configFile, "config", "", "YAML config file with many routes (see docs/config.md); reloaded on SIGHUP and when it changes")
+	str(&o.forwardTo, "forward-to", "f", "", "URL of the AWS service to forward signed requests to (required without --config)")
 	str(&o.service, "service", "s", "", "AWS signing service name (default: detected from --forward-to)")
 	str(&o.region, "region", "r", "", "signing region (default: detected from --forward-to, else AWS_REGION)")
 	str(&o.assumeRole, "assume-role", "a", "", "ARN of an IAM role to assume for signing")
@@ -66,7 +74,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.noVerifySSL, "no-verify-ssl", false, "DANGEROUS: do not verify the upstream's TLS certificate")
 	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) to serve TLS with; reloaded when the file changes")
 	str(&o.keyFile, "key", "k", "", "PEM private key for --cert")
-	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed: auto, unsigned or signed")
+	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed: auto, unsigned, signed or streaming")
+	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "sigv4", "sigv4, or sigv4a (S3 Multi-Region Access Points and other SigV4A services)")
+	fs.StringVar(&o.regionSet, "region-set", "", "with --signing-algorithm sigv4a: comma-separated regions the signature is valid in, patterns such as us-east-* or * allowed (default: the region)")
 	fs.BoolVar(&o.signQuery, "sign-query", false, "sign in the query string (presigned URL) instead of the Authorization header")
 	fs.Int64Var(&o.maxBody, "max-body-size", proxy.DefaultMaxBodyBytes, "largest body, in bytes, that is hashed before signing (413 above)")
 	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "seconds to let in-flight requests finish on SIGTERM")
@@ -81,7 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway demo\n  signway version\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway --config FILE\n  signway validate --config FILE\n  signway credentials check [--config FILE --route NAME]\n  signway demo\n  signway version\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -93,6 +103,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, &usageError{fmt.Errorf("unexpected argument %q (commands are demo and version)", fs.Arg(0))}
 	}
+	// Which route flags were given: with --config they are an error.
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "config", "log-level", "log-format", "shutdown-timeout", "pprof":
+		default:
+			o.routeFlagsSet = append(o.routeFlagsSet, f.Name)
+		}
+	})
 	if errs := o.validate(); len(errs) > 0 {
 		return nil, &usageError{errors.Join(errs...)}
 	}
@@ -103,8 +121,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 func (o *options) validate() []error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if o.forwardTo == "" {
-		bad("--forward-to is required: the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com")
+	if o.configFile != "" {
+		// The file says where to listen and how to sign; the route flags
+		// would be a second, conflicting answer.
+		for _, f := range o.routeFlagsSet {
+			bad("--%s cannot be combined with --config: set it in the config file", f)
+		}
+	} else if o.forwardTo == "" {
+		bad("--forward-to is required (or --config FILE): the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com")
 	} else if u, err := url.Parse(o.forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		bad("--forward-to %q: must be an absolute http:// or https:// URL", o.forwardTo)
 	} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
@@ -115,6 +139,23 @@ func (o *options) validate() []error {
 	var err error
 	if o.mode, err = proxy.ParsePayloadMode(o.payload); err != nil {
 		bad("--payload: %v", err)
+	}
+	switch o.signingAlgorithm {
+	case "sigv4", "sigv4a":
+	default:
+		bad("--signing-algorithm %q: use sigv4 or sigv4a", o.signingAlgorithm)
+	}
+	if o.regionSet != "" {
+		if o.signingAlgorithm != "sigv4a" {
+			bad("--region-set needs --signing-algorithm sigv4a")
+		}
+		for _, r := range strings.Split(o.regionSet, ",") {
+			if r = strings.TrimSpace(r); r == "" || strings.ContainsAny(r, " \t") {
+				bad("--region-set %q: give regions or patterns separated by commas, like us-east-1,us-west-* or *", o.regionSet)
+				break
+			}
+			o.regions = append(o.regions, r)
+		}
 	}
 	if o.listenOn, err = normalizeAddr(o.listenOn, "0.0.0.0"); err != nil {
 		bad("--listen-on: %v", err)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -114,7 +115,10 @@ func startRunAs(t *testing.T, keyID, secret string, args ...string) (proxyURL, u
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
-		errc <- run(ctx, append([]string{"--listen-on", "127.0.0.1:0", "--utility-port", "127.0.0.1:0"}, args...), io.Discard, logs)
+		if !slices.Contains(args, "--config") { // a config file names its own addresses
+			args = append([]string{"--listen-on", "127.0.0.1:0", "--utility-port", "127.0.0.1:0"}, args...)
+		}
+		errc <- run(ctx, args, io.Discard, logs)
 	}()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {

@@ -10,10 +10,13 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/signway/signway/internal/admin"
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
 	"github.com/signway/signway/internal/proxy"
 	"github.com/signway/signway/internal/sigv4"
@@ -46,83 +49,107 @@ func signingCredentials(c *credentials.Cache) proxy.CredentialsFunc {
 	}
 }
 
-// buildCredentials is the AWS default chain, optionally assuming a role with it.
-func buildCredentials(ctx context.Context, o *options, region string, log *slog.Logger) (*credentials.Cache, error) {
-	p, err := credentials.DefaultChain(ctx, credentials.ChainOptions{Region: region})
-	if err != nil {
-		return nil, fmt.Errorf("setting up the AWS credential chain: %w", err)
-	}
-	source := "the AWS default credential chain"
-	if o.assumeRole != "" {
-		base := credentials.NewCache(p, credentials.CacheOptions{Logger: log, SourceName: source})
-		if p, err = credentials.AssumeRole(base, credentials.AssumeRoleOptions{RoleARN: o.assumeRole, Region: region}); err != nil {
-			return nil, err
+// listeners are what a config cannot change at reload.
+type listeners struct {
+	listen, utility   string
+	certFile, keyFile string
+	pprof             bool
+}
+
+// startup loads the routes (from --config, or the command line as a
+// one-route config) and says where to listen.
+func startup(ctx context.Context, o *options, gw *gateway, log *slog.Logger, metrics *admin.Metrics) (*configReloader, listeners, error) {
+	r := &configReloader{path: o.configFile, gw: gw, log: log, metrics: metrics}
+	var cfg *config.Config
+	var tbl *proxy.Table
+	var ready func() error
+	var err error
+	if o.configFile != "" {
+		cfg, tbl, ready, err = loadConfig(ctx, o.configFile, gw)
+		if err != nil {
+			return nil, listeners{}, fmt.Errorf("%s:\n%w", o.configFile, err)
 		}
-		source = "assume role " + o.assumeRole
+		r.digest = fileDigest(o.configFile)
+	} else {
+		if cfg, err = o.asConfig(); err != nil {
+			return nil, listeners{}, err
+		}
+		if tbl, ready, err = gw.table(ctx, cfg); err != nil {
+			return nil, listeners{}, err
+		}
+		cfg.Listen.Address, cfg.Utility.Address = o.listenOn, o.utilityPort
+		cfg.Listen.TLS = config.ListenTLS{CertFile: o.certFile, KeyFile: o.keyFile}
 	}
-	return credentials.NewCache(p, credentials.CacheOptions{Logger: log, SourceName: source}), nil
+	r.router = proxy.NewRouter(tbl, proxy.Options{Logger: log, Metrics: metrics})
+	r.current.Store(cfg)
+	r.ready.Store(&ready)
+	return r, listeners{listen: cfg.Listen.Address, utility: cfg.Utility.Address,
+		certFile: cfg.Listen.TLS.CertFile, keyFile: cfg.Listen.TLS.KeyFile, pprof: o.pprof || cfg.Utility.Pprof}, nil
+}
+
+// asConfig turns the command line into a one-route config, so flags and
+// files take one path through validation and routing.
+func (o *options) asConfig() (*config.Config, error) {
+	service, region, err := proxy.ResolveSigning(o.target.Host, o.service, o.region, envRegion())
+	if err != nil {
+		return nil, &usageError{err}
+	}
+	connect, request := o.timeouts()
+	response := config.Duration(request)
+	if request == 0 {
+		response = config.NoTimeout
+	}
+	s := config.Settings{Service: service, Region: region, Payload: config.PayloadMode(o.mode),
+		Signing: config.Signing{Algorithm: config.Algorithm(o.signingAlgorithm), RegionSet: o.regions, Mode: config.SignHeader,
+			Lifetime: config.Duration(time.Duration(o.signatureLifetime) * time.Second)},
+		Timeouts:    config.Timeouts{Connect: config.Duration(connect), Response: response},
+		MaxBodySize: config.ByteSize(o.maxBody),
+		UpstreamTLS: config.UpstreamTLS{CAFile: o.caFile, InsecureSkipVerify: o.noVerifySSL},
+		Credentials: config.Credentials{Source: config.SourceDefault}}
+	if o.signQuery {
+		s.Signing.Mode = config.SignQuery
+	}
+	if o.assumeRole != "" {
+		s.Credentials.AssumeRole = &config.AssumeRole{RoleARN: o.assumeRole}
+	}
+	cfg := &config.Config{Routes: []config.Route{{Name: "default", URL: o.target.String(), Settings: s}}}
+	if err := cfg.Validate(); err != nil {
+		return nil, &usageError{err}
+	}
+	return cfg.WithDefaults(), nil
 }
 
 func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	log := newLogger(o, stderr)
-	service, region, err := proxy.ResolveSigning(o.target.Host, o.service, o.region, envRegion())
-	if err != nil {
-		return &usageError{err}
-	}
 	if o.noVerifySSL {
 		log.Warn("--no-verify-ssl is set: upstream TLS certificates are NOT verified, so anyone on the network path can read and alter signed traffic; use --ca instead")
 	}
 	if o.signatureLifetime != 0 && !o.signQuery {
 		log.Warn("--signature-lifetime only applies with --sign-query; header signatures are valid for AWS's fixed 15-minute window")
 	}
-	creds, err := buildCredentials(ctx, o, region, log)
-	if err != nil {
-		return err
-	}
-	connect, request := o.timeouts()
-	transport, err := proxy.NewTransport(proxy.TransportOptions{ConnectTimeout: connect, ResponseTimeout: request,
-		CAFile: o.caFile, InsecureSkipVerify: o.noVerifySSL})
-	if err != nil {
-		return err
-	}
 	metrics := admin.NewMetrics(version)
-	opts := proxy.Options{Transport: transport, Logger: log, Metrics: metrics}
-	// The command line is a one-route table: the same router serves it and
-	// a config file.
-	table, err := proxy.NewTable([]proxy.RouteSpec{{Route: &proxy.Route{Name: "default", Target: o.target, Service: service, Region: region,
-		Credentials: signingCredentials(creds), Payload: o.mode, SignQuery: o.signQuery,
-		Lifetime: time.Duration(o.signatureLifetime) * time.Second, MaxBodyBytes: o.maxBody}}}, opts)
+	gw := newGateway(log, metrics)
+	reloader, ls, err := startup(ctx, o, gw, log, metrics)
 	if err != nil {
 		return err
 	}
-	p := proxy.NewRouter(table, opts)
-	ready := func() error {
-		if creds.Ready() {
-			return nil
-		}
-		_, err := creds.Retrieve(context.Background())
-		if err != nil {
-			return err
-		}
-		return nil
-	}
-	srv := &http.Server{Handler: p, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: reloader.router, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: ready, Pprof: o.pprof, Logger: log}),
+	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: reloader.readiness, Pprof: ls.pprof, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second}
 
-	ln, err := net.Listen("tcp", o.listenOn)
+	ln, err := net.Listen("tcp", ls.listen)
 	if err != nil {
-		return fmt.Errorf("--listen-on %s: %w", o.listenOn, err)
+		return fmt.Errorf("listening on %s: %w", ls.listen, err)
 	}
-	uln, err := net.Listen("tcp", o.utilityPort)
+	uln, err := net.Listen("tcp", ls.utility)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("--utility-port %s: %w", o.utilityPort, err)
+		return fmt.Errorf("listening on the utility address %s: %w", ls.utility, err)
 	}
 	scheme := "http"
-	if o.certFile != "" {
-		certs, err := newCertReloader(o.certFile, o.keyFile, log)
+	if ls.certFile != "" {
+		certs, err := newCertReloader(ls.certFile, ls.keyFile, log)
 		if err != nil {
 			ln.Close()
 			uln.Close()
@@ -132,13 +159,24 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
 		scheme = "https"
 	}
-	log.Info("signway listening", "addr", ln.Addr().String(), "scheme", scheme, "utility", uln.Addr().String(),
-		"forward_to", o.target.String(), "service", service, "region", region, "payload", string(o.mode), "version", version)
+	cfg := reloader.current.Load()
+	attrs := []any{"addr", ln.Addr().String(), "scheme", scheme, "utility", uln.Addr().String(), "routes", len(cfg.Routes), "hosts", len(cfg.Hosts), "version", version}
+	if o.configFile != "" {
+		attrs = append(attrs, "config", o.configFile)
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go reloader.watch(ctx, hup, 2*time.Second)
+	} else {
+		r := cfg.Routes[0]
+		attrs = append(attrs, "forward_to", o.target.String(), "service", r.Service, "region", r.Region, "payload", string(r.Payload))
+	}
+	log.Info("signway listening", attrs...)
 
 	// Fetch credentials now so the first request doesn't wait and /readyz
 	// turns green as soon as possible.
 	go func() {
-		if _, err := creds.Retrieve(ctx); err != nil {
+		if err := reloader.readiness(); err != nil {
 			log.Warn("no AWS credentials yet; requests get 503 until they can be obtained", "error", err)
 		}
 	}()
@@ -179,7 +217,7 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	}
 	util.Shutdown(sctx)
 	wg.Wait()
-	transport.CloseIdleConnections()
+	gw.closeIdle()
 	log.Info("stopped")
 	return serveErr
 }

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/signway/signway/internal/admin"
+	"github.com/signway/signway/internal/proxy"
+)
+
+// genConfig is a one-route config whose generation shows in a header the
+// upstream echoes back.
+func genConfig(upstream string, gen int) string {
+	return fmt.Sprintf(`
+routes:
+  - name: api
+    url: %s
+    service: execute-api
+    region: eu-west-1
+    credentials:
+      source: static
+      access_key_id: ${RELOAD_TEST_KEY}
+      secret_access_key: ${RELOAD_TEST_SECRET}
+    headers:
+      add:
+        X-Generation: "%d"
+`, upstream, gen)
+}
+
+type reloadFixture struct {
+	path     string
+	reloader *configReloader
+	srv      *httptest.Server
+	metrics  *admin.Metrics
+	logs     *syncBuffer
+}
+
+func newReloadFixture(t *testing.T, first string) *reloadFixture {
+	t.Helper()
+	t.Setenv("RELOAD_TEST_KEY", "AKIDRELOAD")
+	t.Setenv("RELOAD_TEST_SECRET", "reload-secret")
+	path := filepath.Join(t.TempDir(), "signway.yaml")
+	if err := os.WriteFile(path, []byte(first), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	metrics := admin.NewMetrics("test")
+	gw := newGateway(log, metrics)
+	_, tbl, ready, err := loadConfig(context.Background(), path, gw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	router := proxy.NewRouter(tbl, proxy.Options{Logger: log, Metrics: metrics})
+	r := &configReloader{path: path, gw: gw, router: router, log: log, metrics: metrics, digest: fileDigest(path)}
+	r.ready.Store(&ready)
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	return &reloadFixture{path: path, reloader: r, srv: srv, metrics: metrics, logs: logs}
+}
+
+func (f *reloadFixture) write(t *testing.T, content string) {
+	t.Helper()
+	tmp := f.path + ".new"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.path); err != nil { // atomic, as editors and Kubernetes do
+		t.Fatal(err)
+	}
+}
+
+func echoGeneration(t *testing.T) *httptest.Server {
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.Contains(r.Header.Get("Authorization"), "Credential=AKIDRELOAD/") {
+			http.Error(w, "unsigned", 403)
+			return
+		}
+		io.WriteString(w, r.Header.Get("X-Generation"))
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func metricsText(t *testing.T, m *admin.Metrics) string {
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	return rec.Body.String()
+}
+
+func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
+	up := echoGeneration(t)
+	f := newReloadFixture(t, genConfig(up.URL, 1))
+	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "1" {
+		t.Fatalf("generation %q, want 1", body)
+	}
+	f.write(t, "routes:\n  - name: api\n    url: not a url\n    surprise: key\n")
+	if f.reloader.reload(context.Background(), "test") {
+		t.Fatal("an invalid config was accepted")
+	}
+	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "1" {
+		t.Fatalf("after a rejected reload: generation %q, want the old config's 1", body)
+	}
+	if !strings.Contains(f.logs.String(), "config reload rejected") || !strings.Contains(f.logs.String(), "surprise") {
+		t.Errorf("the rejection and its reason are not logged:\n%s", f.logs.String())
+	}
+	f.write(t, genConfig(up.URL, 2))
+	if !f.reloader.reload(context.Background(), "test") {
+		t.Fatalf("a valid config was rejected:\n%s", f.logs.String())
+	}
+	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "2" {
+		t.Fatalf("generation %q, want 2", body)
+	}
+	m := metricsText(t, f.metrics)
+	for _, want := range []string{`signway_config_reloads_total{result="failure"} 1`, `signway_config_reloads_total{result="success"} 1`, "signway_config_last_reload_success 1"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(f.logs.String(), "reload-secret") {
+		t.Fatal("a secret from the config reached the logs")
+	}
+}
+
+func TestReloadOnSIGHUPAndFileChangeUnderLoad(t *testing.T) {
+	up := echoGeneration(t)
+	f := newReloadFixture(t, genConfig(up.URL, 0))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hup := make(chan os.Signal, 1)
+	go f.reloader.watch(ctx, hup, 10*time.Millisecond)
+
+	var failures, served atomic.Int64
+	var lastSeen atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 10 * time.Second}
+			for i := 0; i < 5000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Get(f.srv.URL + "/x")
+				if err != nil {
+					failures.Add(1)
+					continue
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 {
+					failures.Add(1)
+				}
+				var g int64
+				fmt.Sscan(string(body), &g)
+				lastSeen.Store(g)
+				served.Add(1)
+			}
+		}()
+	}
+	waitGen := func(want int64) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); lastSeen.Load() != want; {
+			if time.Now().After(deadline) {
+				t.Fatalf("generation %d never served (last %d)\n%s", want, lastSeen.Load(), f.logs.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	for gen := 1; gen <= 10; gen++ {
+		f.write(t, genConfig(up.URL, gen))
+		if gen%2 == 0 {
+			hup <- syscall.SIGHUP
+		}
+		waitGen(int64(gen))
+	}
+	close(stop)
+	wg.Wait()
+	if failures.Load() != 0 || served.Load() == 0 {
+		t.Fatalf("%d of %d requests failed across 10 reloads", failures.Load(), served.Load())
+	}
+}

@@ -106,3 +106,23 @@ func TestAssumeRoleThroughRealSTS(t *testing.T) {
 		t.Fatalf("upstream Authorization %q: want temporary (ASIA...) credentials from the assumed role", b.auths)
 	}
 }
+
+// TestAssumedRoleIsAcceptedByMoto sends GetCallerIdentity through signway to
+// moto itself: moto answers with the identity of the key that signed it,
+// which must be the role signway assumed.
+func TestAssumedRoleIsAcceptedByMoto(t *testing.T) {
+	moto := testenv.Moto(t)
+	t.Setenv("AWS_ENDPOINT_URL_STS", moto.Endpoint)
+	proxyURL, _, _, _, logs := startRunAs(t, "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+		"--forward-to", moto.Endpoint, "--service", "sts", "--region", "us-east-1",
+		"--assume-role", "arn:aws:iam::123456789012:role/signway-moto")
+	resp, err := http.Post(proxyURL+"/", "application/x-www-form-urlencoded", strings.NewReader("Action=GetCallerIdentity&Version=2011-06-15"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "assumed-role/signway-moto/") {
+		t.Fatalf("got %d %s\n%s", resp.StatusCode, body, logs.String())
+	}
+}

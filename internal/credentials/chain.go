@@ -117,6 +117,17 @@ type AssumeRoleOptions struct {
 	HTTPClient *http.Client
 }
 
+// newSTSClient is an STS client for cfg, at endpoint when one is given (a
+// VPC endpoint, LocalStack, moto); otherwise the SDK resolves it, honouring
+// AWS_ENDPOINT_URL_STS.
+func newSTSClient(cfg aws.Config, endpoint string) *sts.Client {
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		if endpoint != "" {
+			o.BaseEndpoint = aws.String(endpoint)
+		}
+	})
+}
+
 // AssumeRole returns a Provider that calls STS AssumeRole, signing the call
 // with credentials from base. Role chaining is base being another AssumeRole
 // provider. base is asked for credentials on every call to STS; give a
@@ -156,11 +167,7 @@ func AssumeRole(base Provider, opts AssumeRoleOptions) (Provider, error) {
 	if cfg.Region == "" {
 		cfg.Region = stsFallbackRegion
 	}
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if opts.Endpoint != "" {
-			o.BaseEndpoint = aws.String(opts.Endpoint)
-		}
-	})
+	client := newSTSClient(cfg, opts.Endpoint)
 
 	session := opts.SessionName
 	if session == "" {

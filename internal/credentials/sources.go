@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
 // The credential sources a route may name, in the order the SDK's default
@@ -220,11 +219,7 @@ func webIdentityFileSource(ctx context.Context, spec SourceSpec) (Provider, erro
 		cfg.Region = stsFallbackRegion
 	}
 	// AssumeRoleWithWebIdentity is unsigned: the token is the credential.
-	client := sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if spec.STSEndpoint != "" {
-			o.BaseEndpoint = aws.String(spec.STSEndpoint)
-		}
-	})
+	client := newSTSClient(cfg, spec.STSEndpoint)
 	session := env.RoleSessionName
 	if session == "" {
 		session = DefaultSessionName

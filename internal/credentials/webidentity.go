@@ -148,11 +148,7 @@ func NewCallerWebIdentity(opts CallerWebIdentityOptions) (*CallerWebIdentity, er
 	if cfg.Region == "" {
 		cfg.Region = stsFallbackRegion
 	}
-	w.client = sts.NewFromConfig(cfg, func(o *sts.Options) {
-		if opts.STSEndpoint != "" {
-			o.BaseEndpoint = aws.String(opts.STSEndpoint)
-		}
-	})
+	w.client = newSTSClient(cfg, opts.STSEndpoint)
 	return w, nil
 }
 

@@ -113,6 +113,9 @@ func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
 	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "1" {
 		t.Fatalf("after a rejected reload: generation %q, want the old config's 1", body)
 	}
+	if m := metricsText(t, f.metrics); !strings.Contains(m, `signway_config_last_reload_error{error="`) || !strings.Contains(m, "not a url") {
+		t.Errorf("the last reload error is not in /metrics:\n%s", m)
+	}
 	if !strings.Contains(f.logs.String(), "config reload rejected") || !strings.Contains(f.logs.String(), "surprise") {
 		t.Errorf("the rejection and its reason are not logged:\n%s", f.logs.String())
 	}
@@ -124,6 +127,9 @@ func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
 		t.Fatalf("generation %q, want 2", body)
 	}
 	m := metricsText(t, f.metrics)
+	if strings.Contains(m, "signway_config_last_reload_error{") {
+		t.Error("the reload error is still reported after a successful reload")
+	}
 	for _, want := range []string{`signway_config_reloads_total{result="failure"} 1`, `signway_config_reloads_total{result="success"} 1`, "signway_config_last_reload_success 1"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)

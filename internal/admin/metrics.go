@@ -54,6 +54,7 @@ type Metrics struct {
 	credErrors     *prometheus.CounterVec // source
 	reloads        *prometheus.CounterVec // result
 	reloadSuccess  prometheus.Gauge
+	reloadError    *prometheus.GaugeVec // error: the last failed reload's reason
 	reloadTime     prometheus.Gauge
 
 	// reqCache maps (route, method, status) to the label children of
@@ -122,6 +123,10 @@ func NewMetrics(version string) *Metrics {
 			Name: "signway_config_last_reload_success",
 			Help: "Whether the last configuration reload attempt succeeded (1) or failed (0).",
 		}),
+		reloadError: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "signway_config_last_reload_error",
+			Help: "1, with the reason as a label, while the last configuration reload attempt has failed; absent after a success.",
+		}, []string{"error"}),
 		reloadTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "signway_config_last_reload_timestamp_seconds",
 			Help: "Unix time of the last configuration reload attempt (or of startup).",
@@ -137,7 +142,7 @@ func NewMetrics(version string) *Metrics {
 	reg.MustRegister(
 		m.requests, m.duration, m.inFlight,
 		m.signingErrors, m.upstreamErrors, m.credErrors,
-		m.reloads, m.reloadSuccess, m.reloadTime,
+		m.reloads, m.reloadSuccess, m.reloadError, m.reloadTime,
 		buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -262,19 +267,36 @@ func (m *Metrics) CredentialError(source string) {
 // ConfigReload records a configuration reload attempt; err is its result.
 // It increments signway_config_reloads_total{result="success"|"failure"}
 // and sets signway_config_last_reload_success (1 or 0) and
-// signway_config_last_reload_timestamp_seconds (now).
+// signway_config_last_reload_timestamp_seconds (now), and keeps the last
+// failure's reason in signway_config_last_reload_error{error} until a
+// reload succeeds.
 func (m *Metrics) ConfigReload(err error) {
 	if m == nil {
 		return
 	}
+	m.reloadError.Reset()
 	if err == nil {
 		m.reloads.WithLabelValues("success").Inc()
 		m.reloadSuccess.Set(1)
 	} else {
 		m.reloads.WithLabelValues("failure").Inc()
 		m.reloadSuccess.Set(0)
+		m.reloadError.WithLabelValues(reloadReason(err)).Set(1)
 	}
 	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
+}
+
+// reloadReason fits an error into a label: the first problem, one line,
+// valid UTF-8, at most 200 bytes. Config errors never carry secret values.
+func reloadReason(err error) string {
+	msg := strings.ToValidUTF8(err.Error(), "?")
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] + " (and more)"
+	}
+	if len(msg) > 200 {
+		msg = strings.ToValidUTF8(msg[:200], "") + "..."
+	}
+	return msg
 }
 
 // Handler serves the registry in the Prometheus text (or, when negotiated,

@@ -73,7 +73,8 @@ func classify(r *http.Request, err error, target string) failure {
 	case errors.As(err, &callerErr):
 		return failure{callerErr.Status, callerErr.Code, callerErr.Message, "credentials"}
 	case errors.As(err, &credErr):
-		return failure{http.StatusServiceUnavailable, "CredentialsUnavailable", credErr.Error(), "credentials"}
+		return failure{http.StatusServiceUnavailable, "CredentialsUnavailable", credErr.Error() +
+			"; `signway credentials check` shows what each source answers (docs/credentials.md lists the sources)", "credentials"}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return failure{http.StatusGatewayTimeout, "UpstreamTimeout",
 			fmt.Sprintf("the upstream %s did not answer in time (%v); check its health or raise --connect-timeout/--request-timeout", target, err), "timeout"}

@@ -112,7 +112,15 @@ func requestHostName(r *http.Request) (host, port string, ok bool) {
 	if h == "" {
 		return "", "", false
 	}
-	if strings.HasPrefix(h, "[") || net.ParseIP(h) != nil {
+	if inner, ok := strings.CutPrefix(h, "["); ok {
+		// "[::1]" without a port: the brackets must hold a real address.
+		inner, ok = strings.CutSuffix(inner, "]")
+		if !ok || net.ParseIP(inner) == nil {
+			return "", "", false
+		}
+		return inner, port, true
+	}
+	if net.ParseIP(h) != nil {
 		return h, port, true
 	}
 	for i := 0; i < len(h); i++ {

@@ -229,7 +229,7 @@ func TestE2EMultipartUpload(t *testing.T) {
 func TestE2EWrongSecretIsAClear403(t *testing.T) {
 	s3 := testenv.Versitygw(t)
 	s3.CreateBucket(t, "e2e")
-	proxyURL, _, _, _, _ := startRunAs(t, s3.AccessKeyID, "not-the-right-secret", "--forward-to", s3.Endpoint, "--service", "s3", "--region", s3.Region)
+	proxyURL, _, _, _, logs := startRunAs(t, s3.AccessKeyID, "not-the-right-secret", "--forward-to", s3.Endpoint, "--service", "s3", "--region", s3.Region)
 	resp, err := http.Get(proxyURL + "/e2e/anything")
 	if err != nil {
 		t.Fatal(err)
@@ -238,6 +238,11 @@ func TestE2EWrongSecretIsAClear403(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 403 || !strings.Contains(string(body), "SignatureDoesNotMatch") {
 		t.Fatalf("got %d %s, want 403 with the upstream's SignatureDoesNotMatch", resp.StatusCode, body)
+	}
+	// versitygw, like S3, says what it computed: the two agree, so the
+	// diagnosis is the key.
+	if resp.Header.Get("X-Signway-Signature-Mismatch") != "none" || !strings.Contains(logs.String(), "the secret access key is wrong") {
+		t.Errorf("mismatch part %q; logs:\n%s", resp.Header.Get("X-Signway-Signature-Mismatch"), logs.String())
 	}
 }
 

@@ -86,11 +86,12 @@ func New(o Options) (*Proxy, error) {
 	}
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:      p.rewrite,
-		Transport:    &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now},
-		ErrorHandler: p.fail,
-		ErrorLog:     slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
-		BufferPool:   bufferPool{},
+		Rewrite:        p.rewrite,
+		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now},
+		ErrorHandler:   p.fail,
+		ModifyResponse: p.diagnose,
+		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
+		BufferPool:     bufferPool{},
 	}
 	return p, nil
 }

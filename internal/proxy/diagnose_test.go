@@ -1,0 +1,98 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/signway/signway/internal/sigv4"
+)
+
+// TestSignatureMismatchIsDiagnosed: upstreams that refuse a signature and
+// say what they computed, in S3's XML and in other services' JSON message.
+func TestSignatureMismatchIsDiagnosed(t *testing.T) {
+	// The upstream computes the canonical request from the request it got,
+	// with a twist that stands for a hop rewriting the path.
+	answer := func(style string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_, err := sigv4.Verify(r, sigv4.VerifyOptions{Now: time.Now(), Lookup: func(string) (sigv4.Credentials, error) {
+				return sigv4.Credentials{SecretAccessKey: "not-what-signway-has"}, nil
+			}})
+			var ve *sigv4.VerifyError
+			if !errors.As(err, &ve) {
+				t.Errorf("want a mismatch, got %v", err)
+				return
+			}
+			creq := ve.CanonicalRequest
+			if style != "wrong-secret" {
+				lines := strings.Split(creq, "\n")
+				lines[1] = "/bucket/a+b" // the path as a rewriting hop left it
+				creq = strings.Join(lines, "\n")
+			}
+			w.WriteHeader(http.StatusForbidden)
+			switch style {
+			case "json":
+				json.NewEncoder(w).Encode(map[string]string{"message": "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'" + creq + "'\n\nThe String-to-Sign should have been\n'" + ve.StringToSign + "'\n"})
+			default:
+				b, _ := xml.Marshal(struct {
+					XMLName          xml.Name `xml:"Error"`
+					Code             string   `xml:"Code"`
+					CanonicalRequest string   `xml:"CanonicalRequest"`
+					StringToSign     string   `xml:"StringToSign"`
+				}{Code: "SignatureDoesNotMatch", CanonicalRequest: creq, StringToSign: ve.StringToSign})
+				w.Write(b)
+			}
+		}
+	}
+	tests := []struct{ style, service, part, says string }{
+		{"xml", "s3", "path", `path differs: signway signed \"/bucket/a%20b\", the upstream computed \"/bucket/a+b\"`},
+		{"json", "execute-api", "path", `path differs: signway signed \"/bucket/a%2520b\"`},
+		{"wrong-secret", "s3", "none", "the secret access key is wrong"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.style, func(t *testing.T) {
+			up := httptest.NewServer(answer(tt.style))
+			defer up.Close()
+			var logs bytes.Buffer
+			m := &recordingMetrics{}
+			p, err := New(Options{Route: &Route{Name: "d", Target: mustURL(t, up.URL), Service: tt.service, Region: "us-east-1",
+				Credentials: func(context.Context) (sigv4.Credentials, error) { return testCreds, nil }},
+				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: m})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srv := httptest.NewServer(p)
+			defer srv.Close()
+			resp, err := http.Get(srv.URL + "/bucket/a%20b")
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 403 || !bytes.Contains(body, []byte("SignatureDoesNotMatch")) && !bytes.Contains(body, []byte("does not match")) {
+				t.Fatalf("the upstream's answer did not reach the caller intact: %d %s", resp.StatusCode, body)
+			}
+			if got := resp.Header.Get("X-Signway-Signature-Mismatch"); got != tt.part {
+				t.Errorf("X-Signway-Signature-Mismatch = %q, want %q", got, tt.part)
+			}
+			if !strings.Contains(logs.String(), tt.says) {
+				t.Errorf("the log does not say %q:\n%s", tt.says, logs.String())
+			}
+			if strings.Contains(logs.String(), testCreds.SessionToken) || strings.Contains(logs.String(), testCreds.SecretAccessKey) {
+				t.Error("the diagnosis logs a secret")
+			}
+			if len(m.signing) != 1 || m.signing[0] != "upstream_mismatch" {
+				t.Errorf("signing error metric = %v", m.signing)
+			}
+		})
+	}
+}

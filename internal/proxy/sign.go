@@ -52,6 +52,11 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		p.PayloadHash = sigv4.UnsignedPayload
 		if cp.claimed != "" {
 			out.Body = newHoldbackReader(out.Body, cp.claimed)
+			if !presignedS3 {
+				// Signed too, so the upstream checks the body against it:
+				// cutting a bad body short is then not the only safeguard.
+				p.PayloadHash = cp.claimed
+			}
 		}
 		if cp.dec != nil && cp.trailer != "" && !presignedS3 && out.ContentLength > 0 {
 			// Re-framed so the caller's checksum still reaches S3.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"html"
 	"io"
 	"log/slog"
 	"net"
@@ -83,12 +84,15 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	failed := 0
 	client := &http.Client{Timeout: 10 * time.Second}
 	for _, s := range demoSteps {
-		status, body, err := demoRequest(ctx, client, s.method, s.url(proxyURL, upstreamURL), s.body)
+		status, verified, body, err := demoRequest(ctx, client, s.method, s.url(proxyURL, upstreamURL), s.body)
 		mark := "ok"
 		if err != nil || status != s.want {
 			mark, failed = "UNEXPECTED", failed+1
 		}
 		fmt.Fprintf(stdout, "[%s] %s\n     %s %s -> %d %s\n", mark, s.what, s.method, s.url(proxyURL, upstreamURL), status, summarize(body, err))
+		if verified != "" {
+			fmt.Fprintf(stdout, "     the upstream verified: %s\n", verified)
+		}
 	}
 	fmt.Fprintf(stdout, "\nTry it yourself (no credentials needed on your side):\n"+
 		"  curl -X PUT --data-binary 'hi there' %[1]s/notes/today.txt\n"+
@@ -109,22 +113,22 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	return nil
 }
 
-func demoRequest(ctx context.Context, c *http.Client, method, url, body string) (int, string, error) {
+func demoRequest(ctx context.Context, c *http.Client, method, url, body string) (status int, verified, respBody string, err error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, "", "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode, string(b), err
+	return resp.StatusCode, resp.Header.Get("X-Demo-Verified"), string(b), err
 }
 
 // summarize shows a response body on one line: the stored text, the listed
@@ -135,7 +139,12 @@ func summarize(body string, err error) string {
 	}
 	if i := strings.Index(body, "<Code>"); i >= 0 {
 		code, _, _ := strings.Cut(body[i+6:], "<")
-		return "(" + code + ")"
+		msg := ""
+		if j := strings.Index(body, "<Message>"); j >= 0 {
+			msg, _, _ = strings.Cut(body[j+9:], "<")
+			msg = ": " + html.UnescapeString(strings.TrimPrefix(msg, "sigv4 verify: "))
+		}
+		return "(" + code + msg + ")"
 	}
 	if strings.Contains(body, "<ListBucketResult") {
 		var keys []string

@@ -241,4 +241,7 @@ func TestDemoOnce(t *testing.T) {
 	if !strings.Contains(s, "keys: reports/2026 Q1/a+b=c:d@e (1).txt") {
 		t.Errorf("the special-character key did not survive:\n%s", s)
 	}
+	if !strings.Contains(s, "STREAMING-AWS4-HMAC-SHA256-PAYLOAD (every chunk signature checked)") {
+		t.Errorf("the object upload was not sent with verified chunk signatures:\n%s", s)
+	}
 }

@@ -72,6 +72,19 @@ func (u *Upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// A hash-signed body is hashed as it is read; an aws-chunked one is
 	// decoded with each chunk signature checked, as S3 does.
+	// Tell the demo how the request was signed: it is what the demo shows.
+	how := v.Algorithm + ", payload "
+	switch h := v.PayloadHash; {
+	case h == sigv4.EmptyPayloadHash:
+		how += "of an empty body"
+	case len(h) == 64:
+		how += "SHA-256 " + h[:12] + "... (checked against the body)"
+	case strings.HasPrefix(h, "STREAMING-"):
+		how += h + " (every chunk signature checked)"
+	default:
+		how += h
+	}
+	w.Header().Set("X-Demo-Verified", how)
 	body, err := sigv4.VerifiedBody(r, v)
 	if err != nil {
 		writeXML(w, http.StatusBadRequest, s3Error{Code: "IncompleteBody", Message: err.Error()})

@@ -60,28 +60,28 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 			fs.StringVar(p, short, def, "short for --"+long)
 		}
 	}
-	fs.StringVar(&o.configFile, "config", "", "YAML config file with many routes (see docs/config.md); reloaded on SIGHUP and when it changes")
-	str(&o.forwardTo, "forward-to", "f", "", "URL of the AWS service to forward signed requests to (required without --config)")
-	str(&o.service, "service", "s", "", "AWS signing service name (default: detected from --forward-to)")
-	str(&o.region, "region", "r", "", "signing region (default: detected from --forward-to, else AWS_REGION)")
-	str(&o.assumeRole, "assume-role", "a", "", "ARN of an IAM role to assume for signing")
-	str(&o.listenOn, "listen-on", "l", "0.0.0.0:8080", "address (or port) to accept requests on")
-	str(&o.utilityPort, "utility-port", "u", "9090", "port (or address) for /healthz, /readyz and /metrics")
-	fs.IntVar(&o.connectTimeout, "connect-timeout", 10, "seconds to connect to the upstream, TLS included")
-	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "seconds from the upstream receiving a request to its response headers; 0 for none")
-	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "seconds a query signature stays valid with --sign-query (1 to 604800; default 900)")
-	fs.StringVar(&o.caFile, "ca", "", "PEM bundle of extra root CAs for upstream TLS")
+	fs.StringVar(&o.configFile, "config", "", "YAML config `file` with many routes (see docs/config.md); reloaded on SIGHUP and when it changes")
+	str(&o.forwardTo, "forward-to", "f", "", "`URL` of the AWS service to forward signed requests to (required without --config)")
+	str(&o.service, "service", "s", "", "AWS signing `service` name (default: detected from --forward-to)")
+	str(&o.region, "region", "r", "", "signing `region` (default: detected from --forward-to, else AWS_REGION)")
+	str(&o.assumeRole, "assume-role", "a", "", "`ARN` of an IAM role to assume for signing")
+	str(&o.listenOn, "listen-on", "l", "0.0.0.0:8080", "`address` (or port) to accept requests on")
+	str(&o.utilityPort, "utility-port", "u", "9090", "`port` (or address) for /healthz, /readyz and /metrics")
+	fs.IntVar(&o.connectTimeout, "connect-timeout", 10, "`seconds` to connect to the upstream, TLS included")
+	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "`seconds` from the upstream receiving a request to its response headers; 0 for none")
+	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "`seconds` a query signature stays valid with --sign-query (1 to 604800; default 900)")
+	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra root CAs for upstream TLS")
 	fs.BoolVar(&o.noVerifySSL, "no-verify-ssl", false, "DANGEROUS: do not verify the upstream's TLS certificate")
-	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) to serve TLS with; reloaded when the file changes")
-	str(&o.keyFile, "key", "k", "", "PEM private key for --cert")
-	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed: auto, unsigned, signed or streaming")
-	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "sigv4", "sigv4, or sigv4a (S3 Multi-Region Access Points and other SigV4A services)")
-	fs.StringVar(&o.regionSet, "region-set", "", "with --signing-algorithm sigv4a: comma-separated regions the signature is valid in, patterns such as us-east-* or * allowed (default: the region)")
+	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) `file` to serve TLS with; reloaded when the file changes")
+	str(&o.keyFile, "key", "k", "", "PEM private key `file` for --cert")
+	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed (`mode`): auto, unsigned, signed or streaming")
+	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "sigv4", "`algorithm`: sigv4, or sigv4a (S3 Multi-Region Access Points and other SigV4A services)")
+	fs.StringVar(&o.regionSet, "region-set", "", "with --signing-algorithm sigv4a: comma-separated `regions` the signature is valid in, patterns such as us-east-* or * allowed (default: the region)")
 	fs.BoolVar(&o.signQuery, "sign-query", false, "sign in the query string (presigned URL) instead of the Authorization header")
-	fs.Int64Var(&o.maxBody, "max-body-size", proxy.DefaultMaxBodyBytes, "largest body, in bytes, that is hashed before signing (413 above)")
-	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "seconds to let in-flight requests finish on SIGTERM")
-	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
-	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.Int64Var(&o.maxBody, "max-body-size", proxy.DefaultMaxBodyBytes, "largest body, in `bytes`, that is hashed before signing (413 above)")
+	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "`seconds` to let in-flight requests finish on SIGTERM")
+	fs.StringVar(&o.logLevel, "log-level", "info", "`level`: debug, info, warn or error")
+	fs.StringVar(&o.logFormat, "log-format", "text", "`format`: text or json")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on the utility port")
 	return fs
 }
@@ -92,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := newFlagSet(o, stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway --config FILE\n  signway validate --config FILE\n  signway credentials check [--config FILE --route NAME]\n  signway demo\n  signway version\n\nFlags:\n")
-		fs.PrintDefaults()
+		printFlags(fs, stderr)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -218,3 +218,32 @@ func (o *options) timeouts() (connect, request time.Duration) {
 func hostOnly(u *url.URL) string { return strings.ToLower(u.Host) }
 
 func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
+
+// printFlags lists each flag once, in the --long form with its short alias,
+// its argument and its default: flag.PrintDefaults would list every alias as
+// a flag of its own.
+func printFlags(fs *flag.FlagSet, w io.Writer) {
+	short := map[string]string{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if long, ok := strings.CutPrefix(f.Usage, "short for --"); ok {
+			short[long] = f.Name
+		}
+	})
+	fs.VisitAll(func(f *flag.Flag) {
+		if strings.HasPrefix(f.Usage, "short for --") {
+			return
+		}
+		name := "--" + f.Name
+		if s, ok := short[f.Name]; ok {
+			name = "-" + s + ", " + name
+		}
+		arg, usage := flag.UnquoteUsage(f)
+		if arg != "" {
+			name += " " + strings.ToUpper(arg)
+		}
+		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		fmt.Fprintf(w, "  %-28s %s\n", name, usage)
+	})
+}

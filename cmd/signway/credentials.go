@@ -105,28 +105,25 @@ func checkCredentials(ctx context.Context, spec credSpec, tokenFile string, stdo
 	if spec.caller != nil {
 		return checkCallerWebIdentity(ctx, *spec.caller, tokenFile, stdout)
 	}
-	base, err := credentials.FromSource(ctx, spec.source)
-	if err != nil {
-		return err
-	}
-	// Caches, so that each hop's credentials are fetched once: by Retrieve
-	// here, then reused as the next role's base.
-	cur := credentials.NewCache(base, credentials.CacheOptions{})
-	got, err := cur.Retrieve(ctx)
-	if err != nil {
-		return fmt.Errorf("no AWS credentials: %w%s", err, hint(spec.source.Source))
-	}
-	lines := [][2]string{{"source", fmt.Sprintf("%s (%s)", cur, got.Source)}}
-	for _, opts := range spec.chain {
-		p, err := credentials.AssumeRole(cur, opts)
-		if err != nil {
-			return err
-		}
-		cur = credentials.NewCache(p, credentials.CacheOptions{})
-		if got, err = cur.Retrieve(ctx); err != nil {
+	var lines [][2]string
+	var got credentials.Credentials
+	_, _, err := credentialChain(ctx, spec, nil, func(c *credentials.Cache, role string) error {
+		var err error
+		if got, err = c.Retrieve(ctx); err != nil {
+			if role == "" {
+				return fmt.Errorf("no AWS credentials: %w%s", err, hint(spec.source.Source))
+			}
 			return fmt.Errorf("no AWS credentials: %w", err)
 		}
-		lines = append(lines, [2]string{"assumed role", opts.RoleARN})
+		if role == "" {
+			lines = append(lines, [2]string{"source", fmt.Sprintf("%s (%s)", c, got.Source)})
+		} else {
+			lines = append(lines, [2]string{"assumed role", role})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	printCredentials(stdout, lines, got)
 	return nil

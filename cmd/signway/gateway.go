@@ -105,22 +105,9 @@ func (g *gateway) buildCreds(ctx context.Context, c config.Credentials, spec cre
 		return &routeCreds{tokenHeader: header, source: "web identity of each caller for " + cwi.RoleARN(),
 			fn: callerCredentials(cwi, header, returnSTS)}, nil
 	}
-	base, err := credentials.FromSource(ctx, spec.source)
+	cache, source, err := credentialChain(ctx, spec, g.log, nil)
 	if err != nil {
 		return nil, err
-	}
-	source := spec.source.Source + " credentials"
-	if spec.source.Source == "" || spec.source.Source == credentials.SourceDefault {
-		source = "the AWS default credential chain"
-	}
-	cache := credentials.NewCache(base, credentials.CacheOptions{Logger: g.log, SourceName: source})
-	for _, hop := range spec.chain {
-		p, err := credentials.AssumeRole(cache, hop)
-		if err != nil {
-			return nil, err
-		}
-		source = "assume role " + hop.RoleARN
-		cache = credentials.NewCache(p, credentials.CacheOptions{Logger: g.log, SourceName: source})
 	}
 	return &routeCreds{fn: signingCredentials(cache), cache: cache, source: source}, nil
 }
@@ -248,4 +235,36 @@ func (g *gateway) spec(ctx context.Context, name string, s config.Settings) (pro
 	}
 	route.Credentials, spec.CallerTokenHeader = rc.fn, rc.tokenHeader
 	return spec, rc, nil
+}
+
+// credentialChain builds spec's source and then each assume-role hop, every
+// one behind its own cache, so each hop's credentials are fetched once and
+// reused as the next role's base. visit, when set, sees each cache as it is
+// built, with the role it assumed ("" for the source).
+func credentialChain(ctx context.Context, spec credSpec, log *slog.Logger, visit func(c *credentials.Cache, role string) error) (*credentials.Cache, string, error) {
+	base, err := credentials.FromSource(ctx, spec.source)
+	if err != nil {
+		return nil, "", err
+	}
+	// Each cache names itself after its provider ("profile ops", "static
+	// keys AKIA...", "assume role ARN"): what errors and logs should say.
+	cache := credentials.NewCache(base, credentials.CacheOptions{Logger: log})
+	if visit != nil {
+		if err := visit(cache, ""); err != nil {
+			return nil, "", err
+		}
+	}
+	for _, hop := range spec.chain {
+		p, err := credentials.AssumeRole(cache, hop)
+		if err != nil {
+			return nil, "", err
+		}
+		cache = credentials.NewCache(p, credentials.CacheOptions{Logger: log})
+		if visit != nil {
+			if err := visit(cache, hop.RoleARN); err != nil {
+				return nil, "", err
+			}
+		}
+	}
+	return cache, cache.String(), nil
 }

@@ -30,6 +30,9 @@ type gateway struct {
 	mu         sync.Mutex
 	transports map[proxy.TransportOptions]*http.Transport
 	creds      map[[32]byte]*routeCreds
+	// used holds the keys the latest table asked for: prune drops the rest
+	// once that table serves.
+	used map[any]bool
 }
 
 // routeCreds is a route's credentials: a cache, or per-caller web identity.
@@ -48,6 +51,7 @@ func newGateway(log *slog.Logger, metrics *admin.Metrics) *gateway {
 func (g *gateway) transport(o proxy.TransportOptions) (*http.Transport, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.mark(o)
 	if t, ok := g.transports[o]; ok {
 		return t, nil
 	}
@@ -57,6 +61,36 @@ func (g *gateway) transport(o proxy.TransportOptions) (*http.Transport, error) {
 	}
 	g.transports[o] = t
 	return t, nil
+}
+
+// mark records that the table being built uses key; g.mu is held.
+func (g *gateway) mark(key any) {
+	if g.used == nil {
+		g.used = map[any]bool{}
+	}
+	g.used[key] = true
+}
+
+// prune forgets the transports and credential caches the serving table does
+// not use, after a reload swapped it in, so a gateway whose config keeps
+// changing does not accumulate them. Requests still in flight on the old
+// table hold their own references; dropped transports only lose their idle
+// connections.
+func (g *gateway) prune() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for o, t := range g.transports {
+		if !g.used[o] {
+			t.CloseIdleConnections()
+			delete(g.transports, o)
+		}
+	}
+	for k := range g.creds {
+		if !g.used[k] {
+			delete(g.creds, k)
+		}
+	}
+	g.used = nil
 }
 
 func (g *gateway) closeIdle() {
@@ -78,6 +112,7 @@ func (g *gateway) credentials(ctx context.Context, c config.Credentials, region 
 	key := sha256.Sum256(fmt.Appendf(nil, "%#v|%#v|%#v|%d", spec.source, spec.chain, spec.caller, len(spec.chain)))
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.mark(key)
 	if rc, ok := g.creds[key]; ok {
 		return rc, nil
 	}
@@ -148,6 +183,9 @@ func callerCredentials(cwi *credentials.CallerWebIdentity, header string, return
 // table compiles one config generation. It fails as a whole: a reload either
 // applies every route or none.
 func (g *gateway) table(ctx context.Context, cfg *config.Config) (*proxy.Table, func() error, error) {
+	g.mu.Lock()
+	g.used = nil // a fresh mark for this generation
+	g.mu.Unlock()
 	var specs []proxy.RouteSpec
 	var caches []*routeCreds
 	var errs []error

@@ -65,6 +65,7 @@ func (c *configReloader) reload(ctx context.Context, why string) bool {
 		c.log.Warn("the listen, tls or utility settings changed; they apply at the next restart", "file", c.path)
 	}
 	c.router.Load(tbl)
+	c.gw.prune()
 	c.current.Store(cfg)
 	c.ready.Store(&ready)
 	c.log.Info("config reloaded", "trigger", why, "file", c.path, "routes", len(cfg.Routes), "hosts", len(cfg.Hosts))

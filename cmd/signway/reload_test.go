@@ -202,3 +202,37 @@ func TestReloadOnSIGHUPAndFileChangeUnderLoad(t *testing.T) {
 		t.Fatalf("%d of %d requests failed across 10 reloads", failures.Load(), served.Load())
 	}
 }
+
+// TestReloadReleasesWhatTheOldConfigUsed: transports and credential caches
+// of settings no route uses any more are dropped once the new config serves.
+func TestReloadReleasesWhatTheOldConfigUsed(t *testing.T) {
+	up := echoGeneration(t)
+	f := newReloadFixture(t, genConfig(up.URL, 1))
+	gw := f.reloader.gw
+	sizes := func() (int, int) {
+		gw.mu.Lock()
+		defer gw.mu.Unlock()
+		return len(gw.transports), len(gw.creds)
+	}
+	if tr, cr := sizes(); tr != 1 || cr != 1 {
+		t.Fatalf("at start: %d transports, %d credential caches, want 1 and 1", tr, cr)
+	}
+	t.Setenv("RELOAD_TEST_KEY_2", "AKIDRELOAD")
+	for i := 2; i <= 6; i++ {
+		// Each generation changes the timeout and the credentials block.
+		cfg := strings.Replace(genConfig(up.URL, i), "    headers:", fmt.Sprintf("    timeouts: {connect: %ds}\n    headers:", i), 1)
+		if i%2 == 0 {
+			cfg = strings.Replace(cfg, "${RELOAD_TEST_KEY}", "${RELOAD_TEST_KEY_2}", 1)
+		}
+		f.write(t, cfg)
+		if !f.reloader.reload(context.Background(), "test") {
+			t.Fatalf("reload %d rejected:\n%s", i, f.logs.String())
+		}
+		if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != fmt.Sprint(i) {
+			t.Fatalf("generation %q, want %d", body, i)
+		}
+		if tr, cr := sizes(); tr != 1 || cr != 1 {
+			t.Fatalf("after reload %d: %d transports, %d credential caches, want 1 and 1", i, tr, cr)
+		}
+	}
+}

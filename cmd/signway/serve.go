@@ -81,6 +81,7 @@ func startup(ctx context.Context, o *options, gw *gateway, log *slog.Logger, met
 		cfg.Listen.TLS = config.ListenTLS{CertFile: o.certFile, KeyFile: o.keyFile}
 	}
 	r.router = proxy.NewRouter(tbl, proxy.Options{Logger: log, Metrics: metrics})
+	gw.prune()
 	r.current.Store(cfg)
 	r.ready.Store(&ready)
 	return r, listeners{listen: cfg.Listen.Address, utility: cfg.Utility.Address,

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -59,7 +60,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	go upstream.Serve(upLn)
 	defer upstream.Close()
 
-	target, _ := urlParse(upstreamURL)
+	target, _ := url.Parse(upstreamURL)
 	p, err := proxy.New(proxy.Options{Logger: log, Route: &proxy.Route{
 		Name: "demo", Target: target, Service: "s3", Region: "us-east-1",
 		Credentials: func(context.Context) (sigv4.Credentials, error) { return demoCreds, nil },

@@ -215,10 +215,6 @@ func (o *options) timeouts() (connect, request time.Duration) {
 	return time.Duration(o.connectTimeout) * time.Second, time.Duration(o.requestTimeout) * time.Second
 }
 
-func hostOnly(u *url.URL) string { return strings.ToLower(u.Host) }
-
-func urlParse(s string) (*url.URL, error) { return url.Parse(s) }
-
 // printFlags lists each flag once, in the --long form with its short alias,
 // its argument and its default: flag.PrintDefaults would list every alias as
 // a flag of its own.

@@ -85,7 +85,7 @@ func (f *reloadFixture) write(t *testing.T, content string) {
 func echoGeneration(t *testing.T) *httptest.Server {
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.Contains(r.Header.Get("Authorization"), "Credential=AKIDRELOAD/") {
-			http.Error(w, "unsigned", 403)
+			http.Error(w, "unsigned", http.StatusForbidden)
 			return
 		}
 		io.WriteString(w, r.Header.Get("X-Generation"))

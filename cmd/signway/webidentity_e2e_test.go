@@ -35,7 +35,7 @@ func TestPerCallerWebIdentityThroughMoto(t *testing.T) {
 		defer mu.Unlock()
 		m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))
 		if m == nil {
-			http.Error(w, "unsigned", 403)
+			http.Error(w, "unsigned", http.StatusForbidden)
 			return
 		}
 		keys = append(keys, m[1])

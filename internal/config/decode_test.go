@@ -124,7 +124,7 @@ func TestDecodingProblems(t *testing.T) {
 }
 
 func TestAnchorsAndMergeKeys(t *testing.T) {
-	cfg, err := Parse([]byte(`x-common: &common
+	_, err := Parse([]byte(`x-common: &common
   service: execute-api
   region: eu-west-1
 routes:
@@ -142,7 +142,7 @@ routes:
 	if err == nil || !strings.Contains(err.Error(), `x-common (line 1): unknown key "x-common"`) {
 		t.Fatalf("got %v", err)
 	}
-	cfg, err = Parse([]byte(`defaults: &d {region: eu-west-1}
+	cfg, err := Parse([]byte(`defaults: &d {region: eu-west-1}
 routes:
   - <<: *d
     name: a

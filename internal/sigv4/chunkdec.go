@@ -108,11 +108,6 @@ func (d *ChunkDecoder) Read(p []byte) (int, error) {
 	return 0, d.err
 }
 
-func (d *ChunkDecoder) fail(err error) (int, error) {
-	d.err = err
-	return 0, err
-}
-
 func (d *ChunkDecoder) data(p []byte) (int, error) {
 	p = p[:min(int64(len(p)), d.left)]
 	n, err := d.br.Read(p)

@@ -163,13 +163,6 @@ func newChunkChain(alg string, key *signingKey, ek *ecdsa.PrivateKey, amzDate []
 	return c
 }
 
-func (c *chunkChain) sigLen() int {
-	if c.ecdsa != nil {
-		return v4aChunkSigLen
-	}
-	return 64
-}
-
 // stringToSign builds ALG-KIND\nDATE\nSCOPE\nPREV\n + tail.
 func (c *chunkChain) stringToSign(kind string, tail ...[]byte) []byte {
 	b := append(c.sts[:0], c.alg...)

@@ -19,7 +19,7 @@ BENCH_BIN ?= $(or $(TMPDIR),/tmp)/signway-loadbench
 # per fuzz target
 FUZZTIME ?= 10s
 
-.PHONY: all test bench fuzz demo tools tools-bench vet
+.PHONY: all test bench fuzz demo tools tools-bench vet lint
 
 all: test
 
@@ -32,11 +32,19 @@ tools-bench:
 
 # -race on 2 cores with real servers is slow; the timeout is for hangs,
 # not for a normal run.
-test: tools
+test: tools lint
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(TEST_FLAGS) ./...
 
 vet:
 	$(GO) vet ./...
+
+# gofmt, go vet and staticcheck (pinned; built through the Go module proxy and
+# cached like any module).
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+lint: vet
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) run $(STATICCHECK) ./...
 
 # Runs from the repository root so loadbench can build ./cmd/signway.
 bench: tools-bench

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/signway/signway/internal/testenv"
 )
 
 func TestFlagErrorsAreAllReported(t *testing.T) {
@@ -80,30 +82,17 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the test reads while run writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 var listenLine = regexp.MustCompile(`signway listening" addr=(\S+) scheme=(\S+) utility=(\S+)`)
 
 // startRun runs the program with args and waits for its listening line.
-func startRun(t *testing.T, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *syncBuffer) {
+func startRun(t *testing.T, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *testenv.LockedBuffer) {
 	t.Helper()
 	return startRunAs(t, "AKIDRUNTEST", "run-test-secret", args...)
 }
 
 // startRunAs runs signway with credentials from the environment, as a user
 // would, isolated from the developer's own AWS files.
-func startRunAs(t *testing.T, keyID, secret string, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *syncBuffer) {
+func startRunAs(t *testing.T, keyID, secret string, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *testenv.LockedBuffer) {
 	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", keyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", secret)
@@ -111,7 +100,7 @@ func startRunAs(t *testing.T, keyID, secret string, args ...string) (proxyURL, u
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	logs = &syncBuffer{}
+	logs = &testenv.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)
 	go func() {
@@ -230,7 +219,7 @@ func TestOversizedHeadersAre431(t *testing.T) {
 }
 
 func TestDemoOnce(t *testing.T) {
-	var out syncBuffer
+	var out testenv.LockedBuffer
 	if err := run(context.Background(), []string{"demo", "--once", "--listen-on", "127.0.0.1:0"}, &out, io.Discard); err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}

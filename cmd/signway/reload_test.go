@@ -18,6 +18,7 @@ import (
 
 	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/testenv"
 )
 
 // genConfig is a one-route config whose generation shows in a header the
@@ -44,7 +45,7 @@ type reloadFixture struct {
 	reloader *configReloader
 	srv      *httptest.Server
 	metrics  *admin.Metrics
-	logs     *syncBuffer
+	logs     *testenv.LockedBuffer
 }
 
 func newReloadFixture(t *testing.T, first string) *reloadFixture {
@@ -55,7 +56,7 @@ func newReloadFixture(t *testing.T, first string) *reloadFixture {
 	if err := os.WriteFile(path, []byte(first), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &testenv.LockedBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	metrics := admin.NewMetrics("test")
 	gw := newGateway(log, metrics)

@@ -59,23 +59,13 @@ func DefaultChain(ctx context.Context, opts ChainOptions) (Provider, error) {
 // loadChain loads the SDK's configuration with its credential chain resolved
 // (not yet called); FromSource uses it for the profile and sso sources.
 func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
-	lo := []func(*config.LoadOptions) error{
+	lo := loadOptions(opts.Profile, opts.Region, opts.HTTPClient,
 		// The SDK's cache reports Expires early by its expiry window (five
 		// minutes for container credentials); Cache applies its own margin
 		// and needs the real expiry.
 		config.WithCredentialsCacheOptions(func(o *aws.CredentialsCacheOptions) {
 			o.ExpiryWindow, o.ExpiryWindowJitterFrac = 0, 0
-		}),
-	}
-	if opts.Profile != "" {
-		lo = append(lo, config.WithSharedConfigProfile(opts.Profile))
-	}
-	if opts.Region != "" {
-		lo = append(lo, config.WithRegion(opts.Region))
-	}
-	if opts.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
-	}
+		}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return aws.Config{}, err
@@ -84,6 +74,22 @@ func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
 		return aws.Config{}, errors.New("no credential source configured")
 	}
 	return cfg, nil
+}
+
+// loadOptions are the SDK load options for a profile, a region and an HTTP
+// client, each only when set, after first.
+func loadOptions(profile, region string, client *http.Client, first ...func(*config.LoadOptions) error) []func(*config.LoadOptions) error {
+	lo := first
+	if profile != "" {
+		lo = append(lo, config.WithSharedConfigProfile(profile))
+	}
+	if region != "" {
+		lo = append(lo, config.WithRegion(region))
+	}
+	if client != nil {
+		lo = append(lo, config.WithHTTPClient(client))
+	}
+	return lo
 }
 
 func chainName(profile string) string {

@@ -136,16 +136,7 @@ func profileName(p string) string {
 // retries, IMDS settings) without resolving a credential chain: the explicit
 // sources build their own provider.
 func loadConfig(ctx context.Context, spec SourceSpec, profile string) (aws.Config, error) {
-	lo := []func(*config.LoadOptions) error{config.WithCredentialsProvider(aws.AnonymousCredentials{})}
-	if profile != "" {
-		lo = append(lo, config.WithSharedConfigProfile(profile))
-	}
-	if spec.Region != "" {
-		lo = append(lo, config.WithRegion(spec.Region))
-	}
-	if spec.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(spec.HTTPClient))
-	}
+	lo := loadOptions(profile, spec.Region, spec.HTTPClient, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)

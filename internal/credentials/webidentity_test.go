@@ -1,7 +1,6 @@
 package credentials
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -17,6 +16,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/signway/signway/internal/testenv"
 )
 
 // fakeJWT is an unsigned JWT with exp and sub claims: moto's STS accepts
@@ -36,24 +37,6 @@ func fakeJWT(t *testing.T, exp time.Time, sub string) string {
 		".c2lnbmF0dXJl"
 }
 
-// syncBuffer collects log output from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func webIdentityCalls(t *testing.T, calls func() []stsCall) int {
 	t.Helper()
 	c := calls()
@@ -70,12 +53,12 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	newW := func(t *testing.T, size int) (*CallerWebIdentity, *fakeClock, func() []stsCall, *syncBuffer) {
+	newW := func(t *testing.T, size int) (*CallerWebIdentity, *fakeClock, func() []stsCall, *testenv.LockedBuffer) {
 		isolateEnv(t)
 		setEnvKeys(t) // must not be used: the call is anonymous
 		endpoint, calls := recordingProxy(t, moto)
 		clock := &fakeClock{t: time.Now()}
-		logs := &syncBuffer{}
+		logs := &testenv.LockedBuffer{}
 		w, err := NewCallerWebIdentity(CallerWebIdentityOptions{
 			AccountID: "123456789012", RoleName: "test", STSRegion: "us-east-1", STSEndpoint: endpoint,
 			CacheSize: size, Clock: clock.Now,

@@ -35,7 +35,7 @@ func FreePort(t testing.TB) int {
 type Process struct {
 	Name string
 	Cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *LockedBuffer
 	done chan struct{} // closed when the process has exited
 	err  error         // Wait's result, valid after done is closed
 }
@@ -71,7 +71,7 @@ func StartProcess(t testing.TB, name string, cmd *exec.Cmd, ready func() error) 
 	t.Helper()
 	p := &Process{Name: name, Cmd: cmd, done: make(chan struct{})}
 	if cmd.Stdout == nil && cmd.Stderr == nil {
-		p.out = &lockedBuffer{}
+		p.out = &LockedBuffer{}
 		cmd.Stdout, cmd.Stderr = p.out, p.out
 	}
 	setProcAttrs(cmd)
@@ -146,14 +146,15 @@ func TCPReady(addr string) func() error {
 	}
 }
 
-// lockedBuffer is written by the exec package's copying goroutines while a
-// failing test may read it.
-type lockedBuffer struct {
+// LockedBuffer is a bytes.Buffer safe for concurrent writers and a reader:
+// the exec package's copying goroutines or a logger write while a test
+// reads. It keeps the last MiB.
+type LockedBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+func (b *LockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	// Keep memory bounded for chatty servers: only the tail matters.
@@ -168,7 +169,7 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+func (b *LockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()

@@ -57,46 +57,20 @@ func bench(ctx context.Context, cfg config) (err error) {
 		}
 	}
 
-	originAddr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	l.originURL = "http://" + originAddr
-	origin, err := startChild(ctx, "origin", tmp, l.originURL+"/ready", os.Environ(), self, "origin", "-listen", originAddr)
-	if err != nil {
-		return err
-	}
-	defer origin.stop()
-
-	results := labelProxies(cfg.proxies)
-	if err := measureThroughput(ctx, cfg, l, results); err != nil {
-		return err
-	}
-	if !cfg.skipUpload {
-		for _, pr := range results {
-			for _, chunked := range []bool{false, true} {
-				logf("upload: %s, %s", pr.label, map[bool]string{false: "Content-Length", true: "chunked"}[chunked])
-				u := measureUpload(ctx, l, pr.kind, pr.label, cfg.uploadSize, chunked)
-				if errors.Is(u.err, context.Canceled) {
-					return u.err
-				}
-				pr.uploads = append(pr.uploads, u)
-			}
+	var phases []*phase
+	for _, u := range cfg.upstreams {
+		ph, err := measureAgainst(ctx, cfg, l, u, tmp)
+		if err != nil {
+			return err
 		}
+		phases = append(phases, ph)
 	}
 
-	var streaming *streamingResult
-	if !cfg.skipUpload && slices.Contains(cfg.proxies, "signway") {
-		r := measureStreaming(ctx, l, cfg.uploadSize)
-		if errors.Is(r.err, context.Canceled) {
-			return r.err
+	report := renderReport(cfg, env, phases)
+	for _, ph := range phases {
+		if ph.streaming != nil {
+			report += renderStreaming(*ph.streaming)
 		}
-		streaming = &r
-	}
-
-	report := renderReport(cfg, env, results)
-	if streaming != nil {
-		report += renderStreaming(*streaming)
 	}
 	fmt.Print(report)
 	if cfg.out != "" {
@@ -105,6 +79,64 @@ func bench(ctx context.Context, cfg config) (err error) {
 		}
 	}
 	return nil
+}
+
+// phase is everything measured against one kind of origin.
+type phase struct {
+	upstream  upstream
+	results   []*proxyResult
+	streaming *streamingResult
+}
+
+// measureAgainst starts an origin of kind u and measures every proxy in
+// front of it. The memory measurements (1 GiB PUTs) run against the plain
+// origin only: they are about bodies, which TLS does not change.
+func measureAgainst(ctx context.Context, cfg config, l launcher, u upstream, tmp string) (*phase, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	scheme, args := "http", []string{"origin", "-listen", addr}
+	if u.tls {
+		cert, key, err := writeSelfSigned(tmp)
+		if err != nil {
+			return nil, err
+		}
+		scheme, args = "https", append(args, u.originArgs(cert, key)...)
+	}
+	l.originURL, l.upstream = scheme+"://"+addr, u
+	logf("origin: %s at %s", u.describe(), l.originURL)
+	origin, err := startChild(ctx, "origin-"+u.name, tmp, l.originURL+"/ready", os.Environ(), l.self, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer origin.stop()
+
+	ph := &phase{upstream: u, results: labelProxies(cfg.proxies)}
+	if err := measureThroughput(ctx, cfg, l, ph.results); err != nil {
+		return nil, err
+	}
+	if cfg.skipUpload || u.tls {
+		return ph, nil
+	}
+	for _, pr := range ph.results {
+		for _, chunked := range []bool{false, true} {
+			logf("upload: %s, %s", pr.label, bodyMode(chunked))
+			up := measureUpload(ctx, l, pr.kind, pr.label, cfg.uploadSize, chunked)
+			if errors.Is(up.err, context.Canceled) {
+				return nil, up.err
+			}
+			pr.uploads = append(pr.uploads, up)
+		}
+	}
+	if slices.Contains(cfg.proxies, "signway") {
+		r := measureStreaming(ctx, l, cfg.uploadSize)
+		if errors.Is(r.err, context.Canceled) {
+			return nil, r.err
+		}
+		ph.streaming = &r
+	}
+	return ph, nil
 }
 
 // measureThroughput runs the wrk rounds. All proxies stay up for the whole
@@ -161,8 +193,8 @@ func measureThroughput(ctx context.Context, cfg config, l launcher, results []*p
 				s.cpuPerReq = s.cpu / time.Duration(w.requests)
 			}
 			pr.samples = append(pr.samples, s)
-			logf("round %d/%d %-10s %8.0f req/s  %6.1f µs CPU/req  non-2xx %d", round, cfg.rounds, pr.label,
-				w.reqPerSec, micros(s.cpuPerReq), w.non2xx)
+			logf("%s round %d/%d %-12s %8.0f req/s  %6.1f µs CPU/req  p50 %s  p99 %s  non-2xx %d", l.upstream.name, round, cfg.rounds, pr.label,
+				w.reqPerSec, micros(s.cpuPerReq), w.p50, w.p99, w.non2xx)
 		}
 	}
 	return nil

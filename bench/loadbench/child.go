@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -57,7 +58,10 @@ func startChild(ctx context.Context, name, logDir, readyURL string, env []string
 func (c *child) pid() int { return c.cmd.Process.Pid }
 
 func (c *child) waitReady(ctx context.Context, url string) error {
-	client := &http.Client{Timeout: 2 * time.Second}
+	// A TLS origin has a self-signed loopback certificate.
+	client := &http.Client{Timeout: 2 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	defer client.CloseIdleConnections()
 	deadline := time.Now().Add(30 * time.Second)
 	var lastErr error
 	for time.Now().Before(deadline) {

@@ -16,7 +16,8 @@ type config struct {
 	rounds      int
 	uploadSize  int64
 	proxies     []string // "bare", "bare-pooled" or "signway"; may repeat for a control run
-	signwayBin  string   // prebuilt binary; empty: build signwayPkg
+	upstreams   []upstream
+	signwayBin  string // prebuilt binary; empty: build signwayPkg
 	signwayPkg  string
 	wrk         string
 	out         string
@@ -33,7 +34,8 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; the proxies alternate within each and medians are reported")
 	fs.Int64Var(&c.uploadSize, "upload-size", 1<<30, "bytes in the PUT whose peak RSS is measured")
 	fs.BoolVar(&c.skipUpload, "skip-upload", false, "skip the peak-RSS upload measurement")
-	proxies := fs.String("proxies", "bare,signway", "comma-separated proxies to compare, the first is the baseline: bare (the reference: httputil.ReverseProxy, 1024 idle conns), bare-pooled (bare plus a copy-buffer pool), signway; repeat one for a control run")
+	proxies := fs.String("proxies", "bare-pooled,signway", "comma-separated proxies to compare, the first is the baseline: bare-pooled (the reference: httputil.ReverseProxy, 1024 idle conns per host, pooled copy buffers), bare (without the buffer pool), signway; repeat one for a control run")
+	upstreams := fs.String("upstreams", "plain,tls-h2,tls-h1", "comma-separated origins to measure against: plain (HTTP), tls-h2 (TLS offering HTTP/2), tls-h1 (TLS, HTTP/1.1 only)")
 	fs.StringVar(&c.signwayBin, "signway-bin", "", "signway binary to use instead of building -signway-pkg")
 	fs.StringVar(&c.signwayPkg, "signway-pkg", "./cmd/signway", "package to build signway from (run from the repository root)")
 	fs.StringVar(&c.wrk, "wrk", "wrk", "wrk binary")
@@ -50,6 +52,13 @@ func parseConfig(args []string) (config, error) {
 			return c, fmt.Errorf("-proxies: unknown proxy %q (want bare, bare-pooled or signway)", p)
 		}
 		c.proxies = append(c.proxies, p)
+	}
+	for _, name := range strings.Split(*upstreams, ",") {
+		u, ok := upstreamKinds[strings.TrimSpace(name)]
+		if !ok {
+			return c, fmt.Errorf("-upstreams: unknown origin %q (want plain, tls-h2 or tls-h1)", name)
+		}
+		c.upstreams = append(c.upstreams, u)
 	}
 	switch {
 	case c.duration <= 0 || c.rounds <= 0 || c.connections <= 0 || c.threads <= 0:

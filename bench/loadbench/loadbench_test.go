@@ -34,6 +34,35 @@ func TestParseWrk(t *testing.T) {
 	}
 }
 
+func TestParseWrkLatencyDistribution(t *testing.T) {
+	out := strings.Replace(wrkOutput, "  104523 requests", `  Latency Distribution
+     50%  635.91us
+     75%    0.87ms
+     90%    1.13ms
+     99%    3.92ms
+  104523 requests`, 1)
+	r, err := parseWrk(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.p50 != 635910*time.Nanosecond || r.p99 != 3920*time.Microsecond {
+		t.Fatalf("p50 %v p99 %v, want 635.91µs and 3.92ms", r.p50, r.p99)
+	}
+}
+
+func TestUpstreamsFlag(t *testing.T) {
+	c, err := parseConfig([]string{"-upstreams", "tls-h1,plain"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.upstreams) != 2 || !c.upstreams[0].tls || c.upstreams[0].h2 || c.upstreams[1].tls {
+		t.Fatalf("upstreams %+v", c.upstreams)
+	}
+	if _, err := parseConfig([]string{"-upstreams", "h3"}); err == nil || !strings.Contains(err.Error(), `unknown origin "h3"`) {
+		t.Fatalf("bad -upstreams: %v", err)
+	}
+}
+
 func TestParseStatCPU(t *testing.T) {
 	// comm with spaces and a ')' must not shift the fields.
 	stat := "4242 (odd) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 150 50 0 0 20 0 8 0 1000 0 0"

@@ -13,6 +13,7 @@ type launcher struct {
 	self       string // this binary, which serves the bare proxy
 	signwayBin string
 	originURL  string
+	upstream   upstream // what kind of origin originURL is
 	logDir     string
 }
 
@@ -28,15 +29,23 @@ func (l launcher) start(ctx context.Context, kind, label string) (*child, string
 	switch kind {
 	case "bare", "bare-pooled":
 		c, err := startChild(ctx, label, l.logDir, ready, os.Environ(), l.self,
-			"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool="+strconv.FormatBool(kind == "bare-pooled"))
+			"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool="+strconv.FormatBool(kind == "bare-pooled"),
+			"-insecure="+strconv.FormatBool(l.upstream.tls))
 		return c, base, err
 	case "signway", "signway-streaming":
 		utility, err := freeAddr()
 		if err != nil {
 			return nil, "", err
 		}
-		args := []string{"--forward-to", l.originURL, "--service", "s3", "--region", "us-east-1",
-			"--listen-on", listen, "--utility-port", utility}
+		// S3 over plain HTTP, as before; over TLS the service is one whose
+		// real endpoints speak HTTP/2 (API Gateway), as issue 15 measured.
+		service := "s3"
+		args := []string{"--listen-on", listen, "--utility-port", utility}
+		if l.upstream.tls {
+			service = "execute-api"
+			args = append(args, "--no-verify-ssl")
+		}
+		args = append(args, "--forward-to", l.originURL, "--service", service, "--region", "us-east-1")
 		if kind == "signway-streaming" {
 			args = append(args, "--payload", "streaming")
 		}

@@ -28,41 +28,65 @@ func environment(cfg config) string {
 		wrkVersion, cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, getBodySize, mib(cfg.uploadSize))
 }
 
-func renderReport(cfg config, env string, results []*proxyResult) string {
+func renderReport(cfg config, env string, phases []*phase) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "## signway load benchmark\n\n%s\n\n", env)
-	if len(results) == 0 {
-		return b.String()
+	for _, ph := range phases {
+		renderPhase(&b, cfg, ph)
 	}
+	return b.String()
+}
+
+// renderPhase writes one origin's summary (medians, and ratios to the
+// first proxy, the baseline), its rounds and, for the plain origin, its uploads.
+func renderPhase(b *strings.Builder, cfg config, ph *phase) {
+	results := ph.results
+	if len(results) == 0 {
+		return
+	}
+	fmt.Fprintf(b, "### %s\n\n", ph.upstream.describe())
 	base := results[0]
 	baseRPS, baseCPU := medianRPS(base), medianCPU(base)
+	baseP50, baseP99 := medianLatency(base, p50), medianLatency(base, p99)
+	withUploads := !cfg.skipUpload && !ph.upstream.tls
 
-	fmt.Fprintf(&b, "| proxy | req/s | req/s vs %[1]s | proxy CPU µs/req | CPU vs %[1]s | non-2xx | peak RSS MiB, PUT with length | peak RSS MiB, chunked PUT |\n", base.label)
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	fmt.Fprintf(b, "| proxy | req/s | req/s vs %[1]s | proxy CPU µs/req | CPU vs %[1]s | p50 | p50 vs %[1]s | p99 | p99 vs %[1]s | non-2xx |", base.label)
+	sep := "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	if withUploads {
+		b.WriteString(" peak RSS MiB, PUT with length | peak RSS MiB, chunked PUT |")
+		sep += "---:|---:|"
+	}
+	b.WriteString("\n" + sep + "\n")
 	for _, pr := range results {
 		rps, cpu := medianRPS(pr), medianCPU(pr)
+		l50, l99 := medianLatency(pr, p50), medianLatency(pr, p99)
 		var non2xx int64
 		for _, s := range pr.samples {
 			non2xx += s.wrk.non2xx
 		}
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %.1f | %s | %d | %s | %s |\n", pr.label,
-			rps, ratio(rps, baseRPS), cpu, ratio(cpu, baseCPU), non2xx,
-			uploadCell(pr, false, cfg.skipUpload), uploadCell(pr, true, cfg.skipUpload))
+		fmt.Fprintf(b, "| %s | %.0f | %s | %.1f | %s | %s | %s | %s | %s | %d |", pr.label,
+			rps, ratio(rps, baseRPS), cpu, ratio(cpu, baseCPU),
+			l50, ratio(float64(l50), float64(baseP50)), l99, ratio(float64(l99), float64(baseP99)), non2xx)
+		if withUploads {
+			fmt.Fprintf(b, " %s | %s |", uploadCell(pr, false, false), uploadCell(pr, true, false))
+		}
+		b.WriteString("\n")
 	}
 
-	b.WriteString("\n### Rounds\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---|\n")
+	b.WriteString("\n#### Rounds\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | p50 | p99 | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	var all []sample
 	for _, pr := range results {
 		all = append(all, pr.samples...)
 	}
 	slices.SortStableFunc(all, func(a, b sample) int { return a.round - b.round })
 	for _, s := range all {
-		fmt.Fprintf(&b, "| %d | %s | %.0f | %.1f | %.2f | %s | %d | %s |\n", s.round, s.proxyLabel,
-			s.wrk.reqPerSec, micros(s.cpuPerReq), s.cpu.Seconds(), s.wrk.latencyAvg, s.wrk.non2xx, s.wrk.socketErrors)
+		fmt.Fprintf(b, "| %d | %s | %.0f | %.1f | %.2f | %s | %s | %s | %d | %s |\n", s.round, s.proxyLabel,
+			s.wrk.reqPerSec, micros(s.cpuPerReq), s.cpu.Seconds(), s.wrk.latencyAvg, s.wrk.p50, s.wrk.p99, s.wrk.non2xx, s.wrk.socketErrors)
 	}
+	b.WriteString("\n")
 
-	if !cfg.skipUpload {
-		b.WriteString("\n### Uploads\n\n| proxy | body | status | origin received (bytes) | time | MiB/s | peak RSS MiB | error |\n|---|---|---:|---:|---:|---:|---:|---|\n")
+	if withUploads {
+		b.WriteString("#### Uploads\n\n| proxy | body | status | origin received (bytes) | time | MiB/s | peak RSS MiB | error |\n|---|---|---:|---:|---:|---:|---:|---|\n")
 		for _, pr := range results {
 			for _, u := range pr.uploads {
 				errText := ""
@@ -74,12 +98,12 @@ func renderReport(cfg config, env string, results []*proxyResult) string {
 				if u.err == nil && u.elapsed > 0 {
 					rate = float64(cfg.uploadSize) / (1 << 20) / u.elapsed.Seconds()
 				}
-				fmt.Fprintf(&b, "| %s | %s | %d | %s | %.1fs | %.0f | %s | %s |\n", pr.label, bodyMode(u.chunked),
+				fmt.Fprintf(b, "| %s | %s | %d | %s | %.1fs | %.0f | %s | %s |\n", pr.label, bodyMode(u.chunked),
 					u.status, u.originBytes, u.elapsed.Seconds(), rate, mib(u.peakRSS), errText)
 			}
 		}
+		b.WriteString("\n")
 	}
-	return b.String()
 }
 
 func uploadCell(pr *proxyResult, chunked, skipped bool) string {
@@ -122,6 +146,18 @@ func medianCPU(pr *proxyResult) float64 {
 		v = append(v, micros(s.cpuPerReq))
 	}
 	return median(v)
+}
+
+func p50(w wrkResult) time.Duration { return w.p50 }
+func p99(w wrkResult) time.Duration { return w.p99 }
+
+// medianLatency is the median over rounds of one latency percentile.
+func medianLatency(pr *proxyResult, pick func(wrkResult) time.Duration) time.Duration {
+	var v []float64
+	for _, s := range pr.samples {
+		v = append(v, float64(pick(s.wrk)))
+	}
+	return time.Duration(median(v)).Round(time.Microsecond)
 }
 
 func median(v []float64) float64 {

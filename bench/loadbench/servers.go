@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"io"
@@ -22,6 +23,9 @@ const getBodySize = 1024
 func serveOrigin(args []string) error {
 	fs := flag.NewFlagSet("origin", flag.ContinueOnError)
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	certFile := fs.String("tls-cert", "", "serve TLS with this PEM certificate (and -tls-key)")
+	keyFile := fs.String("tls-key", "", "PEM key for -tls-cert")
+	h2 := fs.Bool("h2", true, "with TLS, offer HTTP/2 in ALPN as well as HTTP/1.1")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +45,15 @@ func serveOrigin(args []string) error {
 			w.Write(body)
 		}
 	})
-	return fmt.Errorf("origin: %w", http.ListenAndServe(*listen, h))
+	srv := &http.Server{Addr: *listen, Handler: h}
+	if *certFile == "" {
+		return fmt.Errorf("origin: %w", srv.ListenAndServe())
+	}
+	var p http.Protocols
+	p.SetHTTP1(true)
+	p.SetHTTP2(*h2)
+	srv.Protocols = &p
+	return fmt.Errorf("origin: %w", srv.ListenAndServeTLS(*certFile, *keyFile))
 }
 
 // serveBareProxy runs the baseline: a plain httputil.ReverseProxy with no
@@ -53,6 +65,7 @@ func serveBareProxy(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:0", "address to listen on")
 	target := fs.String("target", "", "origin URL")
 	pooled := fs.Bool("buffer-pool", false, "reuse copy buffers (ReverseProxy.BufferPool) instead of allocating 32 KiB per request")
+	insecure := fs.Bool("insecure", false, "do not verify the origin's TLS certificate (a loopback self-signed one)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -63,6 +76,11 @@ func serveBareProxy(args []string) error {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.MaxIdleConns = 1024
 	tr.MaxIdleConnsPerHost = 1024
+	// DefaultTransport already has ForceAttemptHTTP2, so a TLS origin that
+	// offers h2 is spoken to in HTTP/2, as signway's transport does.
+	if *insecure {
+		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
 		Transport: tr,

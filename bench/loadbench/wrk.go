@@ -17,6 +17,7 @@ type wrkResult struct {
 	latencyAvg   string // as wrk prints it, e.g. "6.12ms"
 	non2xx       int64
 	socketErrors string // wrk's "Socket errors:" line, empty when none
+	p50, p99     time.Duration
 }
 
 var (
@@ -25,6 +26,8 @@ var (
 	reLatency   = regexp.MustCompile(`(?m)^\s*Latency\s+(\S+)`)
 	reNon2xx    = regexp.MustCompile(`(?m)^\s*Non-2xx or 3xx responses:\s*(\d+)`)
 	reSockErr   = regexp.MustCompile(`(?m)^\s*Socket errors:\s*(.*)$`)
+	// From --latency's "Latency Distribution" block.
+	rePercentile = regexp.MustCompile(`(?m)^\s*(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
 )
 
 // runWrk runs wrk against url. wrk is killed with the context.
@@ -32,7 +35,7 @@ func runWrk(ctx context.Context, cfg config, url string, d time.Duration) (wrkRe
 	secs := int((d + time.Second - 1) / time.Second) // wrk takes whole seconds
 	cmd := exec.CommandContext(ctx, cfg.wrk,
 		"-t"+strconv.Itoa(cfg.threads), "-c"+strconv.Itoa(cfg.connections),
-		"-d"+strconv.Itoa(secs)+"s", url)
+		"-d"+strconv.Itoa(secs)+"s", "--latency", url)
 	// Dies with the runner even if the runner is killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()
@@ -66,6 +69,17 @@ func parseWrk(out string) (wrkResult, error) {
 	}
 	if m = reSockErr.FindStringSubmatch(out); m != nil {
 		r.socketErrors = m[1]
+	}
+	for _, m := range rePercentile.FindAllStringSubmatch(out, -1) {
+		d, err := time.ParseDuration(m[2] + m[3])
+		if err != nil {
+			return r, fmt.Errorf("latency percentile %q: %w", m[0], err)
+		}
+		if m[1] == "50" {
+			r.p50 = d
+		} else {
+			r.p99 = d
+		}
 	}
 	return r, nil
 }

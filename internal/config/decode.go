@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"sort"
@@ -71,6 +72,9 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	case secretType:
 		d.decodeSecret(n, v, path)
 		return
+	case apiKeyType:
+		d.decodeAPIKey(n, v, path)
+		return
 	case durationType, sizeType:
 		s, ok := d.scalar(n, path)
 		if !ok {
@@ -131,6 +135,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 				d.problem(path, n.Line, "%q is not true or false", s)
 			}
 			v.SetBool(b)
+		}
+	case reflect.Float64:
+		if s, ok := d.scalar(n, path); ok {
+			f, err := strconv.ParseFloat(s, 64)
+			if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+				d.problem(path, n.Line, "%q is not a number", s)
+			}
+			v.SetFloat(f)
 		}
 	case reflect.Int, reflect.Int64:
 		if s, ok := d.scalar(n, path); ok {

@@ -31,7 +31,6 @@ var builtin = Settings{
 	Signing:     Signing{Algorithm: SigV4, Mode: SignHeader, Lifetime: DefaultLifetime},
 	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout},
 	MaxBodySize: DefaultMaxBodySize,
-	Auth:        Auth{Type: AuthNone},
 }
 
 // WithDefaults returns a deep copy of c with every default filled in: the
@@ -72,6 +71,7 @@ func (c *Config) WithDefaults() *Config {
 		h.Port = portOr(h.Port, h.Protocol)
 		h.Settings = complete(merge(s, h.Settings), detectPattern(h.Host))
 	}
+	completeCallers(out)
 	return out
 }
 
@@ -118,6 +118,7 @@ func fillZero(dst, src reflect.Value) {
 func complete(s Settings, d proxy.DetectedService) Settings {
 	s.Service = strOr(s.Service, d.Service)
 	s.Region = strOr(s.Region, d.Region)
+	completeAuth(&s.Auth)
 	cr := &s.Credentials
 	switch {
 	case cr.Source != "":

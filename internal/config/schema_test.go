@@ -148,6 +148,11 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 	switch t {
 	case secretType:
 		return ref("secret")
+	case apiKeyType:
+		return map[string]any{"anyOf": []any{ref("secret"), map[string]any{"type": "object",
+			"properties": map[string]any{"sha256": map[string]any{"type": "string", "pattern": "^[0-9a-fA-F]{64}$"}},
+			"required":   []any{"sha256"}, "additionalProperties": false}},
+			"description": "\"${ENV_VAR}\", {file: PATH} or {sha256: HEX}: never the key itself."}
 	case durationType:
 		return ref("duration")
 	case sizeType:
@@ -175,6 +180,8 @@ func (g *schemaGen) schema(t reflect.Type) map[string]any {
 		return orEnv(map[string]any{"type": "boolean"})
 	case reflect.Int, reflect.Int64:
 		return orEnv(map[string]any{"type": "integer"})
+	case reflect.Float64:
+		return orEnv(map[string]any{"type": "number"})
 	}
 	panic("no schema for " + t.String())
 }
@@ -333,6 +340,12 @@ func schemaErrors(root, s map[string]any, v any, path string) []string {
 	case "string":
 		if _, ok := v.(string); !ok {
 			bad("expected a string, got %T", v)
+		}
+	case "number":
+		switch v.(type) {
+		case int, float64:
+		default:
+			bad("expected a number, got %T", v)
 		}
 	case "integer":
 		if _, ok := v.(int); !ok {

@@ -22,6 +22,12 @@ type Config struct {
 	// wins (exact path, then longest path prefix, then exact host, then
 	// wildcard host, then routes that restrict methods).
 	Routes []Route `yaml:"routes"`
+	// Callers are the known callers: their API keys, signway-issued SigV4
+	// key pairs, client certificates, rate limits and own credentials.
+	// Routes say in auth which methods and callers they accept.
+	Callers []Caller `yaml:"callers"`
+	// RateLimits says where the callers' rate limits are counted.
+	RateLimits RateLimits `yaml:"rate_limits"`
 
 	// lines maps field paths ("routes[2].region") to YAML lines; set by Parse
 	// and read only afterwards, so copies may share it.
@@ -43,6 +49,10 @@ type ListenTLS struct {
 	CertFile string `yaml:"cert_file"`
 	// KeyFile is the PEM private key.
 	KeyFile string `yaml:"key_file"`
+	// ClientCAFile is a PEM bundle of the CAs that issue callers' client
+	// certificates: when set, a client certificate is asked for (not
+	// required: routes with auth method mtls refuse callers without one).
+	ClientCAFile string `yaml:"client_ca_file"`
 }
 
 // Utility is the health and metrics listener.
@@ -85,8 +95,8 @@ type Settings struct {
 	MaxBodySize ByteSize `yaml:"max_body_size"`
 	// UpstreamTLS is how the upstream's certificate is verified.
 	UpstreamTLS UpstreamTLS `yaml:"upstream_tls"`
-	// Auth is reserved for per-route caller authentication, which comes
-	// next; today only type: none is accepted.
+	// Auth is who may use the route: the methods that admit a caller and
+	// the callers allowed. Default: no authentication.
 	Auth Auth `yaml:"auth"`
 }
 
@@ -218,17 +228,4 @@ type UpstreamTLS struct {
 	// InsecureSkipVerify does not verify the upstream's certificate
 	// (logged as a warning at startup). For tests only.
 	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
-}
-
-// AuthType is the per-route caller authentication.
-type AuthType string
-
-// AuthNone accepts every caller; it is the only type today.
-const AuthNone AuthType = "none"
-
-// Auth is reserved for per-route caller authentication (API keys, inbound
-// SigV4, JWT, mTLS), which comes next.
-type Auth struct {
-	// Type is none.
-	Type AuthType `yaml:"type"`
 }

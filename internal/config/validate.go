@@ -19,6 +19,7 @@ import (
 func (c *Config) Validate() error {
 	v := &validator{c: c}
 	v.listeners()
+	v.callers()
 	base := merge(builtin, c.Defaults)
 	v.settings("defaults", c.Defaults)
 	names := map[string]int{}
@@ -232,10 +233,7 @@ func (v *validator) settings(p string, s Settings) {
 	if s.MaxBodySize < 0 {
 		v.add(p+".max_body_size", "must be positive")
 	}
-	if t := s.Auth.Type; t != "" && t != AuthNone {
-		// Not an enum problem: the key is reserved for what comes next.
-		v.add(p+".auth.type", "%q: per-route caller authentication comes in a later release; only none is accepted", t)
-	}
+	v.auth(p+".auth", s.Auth)
 	v.credentials(p+".credentials", s.Credentials)
 }
 
@@ -245,7 +243,7 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeFor[PayloadMode]():      {"auto", "unsigned", "signed", "streaming"},
 	reflect.TypeFor[Algorithm]():        {"sigv4", "sigv4a"},
 	reflect.TypeFor[SignMode]():         {"header", "query"},
-	reflect.TypeFor[AuthType]():         {"none"},
+	reflect.TypeFor[AuthMethod]():       {"api_key", "sigv4", "jwt", "mtls", "none"},
 	reflect.TypeFor[CredentialSource](): anyStrings(credentialSources),
 }
 
@@ -268,6 +266,7 @@ func (v *validator) enum(field string, val any) {
 
 // merged checks what only the merged settings of a route or host decide.
 func (v *validator) merged(p string, s Settings, host string) {
+	v.mergedAuth(p, s.Auth)
 	if s.Service == "" {
 		v.add(p+".service", "required: the upstream host %q does not name a service (e.g. service: execute-api)", host)
 	}

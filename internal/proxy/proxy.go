@@ -44,6 +44,8 @@ type Options struct {
 	Logger    *slog.Logger
 	Metrics   Metrics
 	Keys      *sigv4.KeyCache // shared signing-key cache; a new one by default
+	// Conns counts responses in flight by protocol; nil counts nothing.
+	Conns *UpstreamConns
 }
 
 func (o Options) logger() *slog.Logger {
@@ -87,7 +89,7 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now},
+		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),

@@ -19,6 +19,7 @@ type signingTransport struct {
 	base   http.RoundTripper
 	signer *sigv4.Signer
 	now    func() time.Time
+	conns  *UpstreamConns
 }
 
 func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
@@ -108,10 +109,16 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		closeBody(out)
 		return nil, err
 	}
+	return t.send(out)
+}
+
+// send hands the signed request to the upstream transport.
+func (t *signingTransport) send(out *http.Request) (*http.Response, error) {
 	resp, err := t.base.RoundTrip(out)
 	if err != nil {
 		return nil, payloadErr(err)
 	}
+	t.conns.track(resp)
 	return resp, nil
 }
 
@@ -138,11 +145,7 @@ func (t *signingTransport) roundTripStreaming(out *http.Request, creds sigv4.Cre
 		return nil, err
 	}
 	out.Body, out.GetBody = cs.Body(body), nil
-	resp, err := t.base.RoundTrip(out)
-	if err != nil {
-		return nil, payloadErr(err)
-	}
-	return resp, nil
+	return t.send(out)
 }
 
 func joinEncoding(first, rest string) string {

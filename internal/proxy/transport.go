@@ -24,6 +24,9 @@ type TransportOptions struct {
 	// MaxIdleConnsPerHost defaults to 1024: a proxy multiplexes many callers
 	// onto few upstreams, and Go's default of 2 makes most requests dial.
 	MaxIdleConnsPerHost int
+	// Conns, when set, counts this transport's connections (shared by all
+	// of a gateway's transports, for its metrics).
+	Conns *UpstreamConns
 }
 
 // NewTransport returns an *http.Transport tuned for proxying.
@@ -50,9 +53,13 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 		tlsConf.RootCAs = pool
 	}
 	d := &net.Dialer{Timeout: o.ConnectTimeout, KeepAlive: 30 * time.Second}
+	dial := d.DialContext
+	if o.Conns != nil {
+		dial = o.Conns.dialer(dial)
+	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           d.DialContext,
+		DialContext:           dial,
 		TLSClientConfig:       tlsConf,
 		TLSHandshakeTimeout:   o.ConnectTimeout,
 		ForceAttemptHTTP2:     true,

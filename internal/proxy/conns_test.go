@@ -75,7 +75,9 @@ func TestUpstreamConnsHTTP2Saturation(t *testing.T) {
 	// The upstream has sent each stream's headers; signway counts a stream
 	// once its transport hands the response over, a moment later.
 	waitFor(t, func() bool { return conns.InFlight(true) == requests },
-		func() string { return fmt.Sprintf("HTTP/2 streams in flight = %d, want %d", conns.InFlight(true), requests) })
+		func() string {
+			return fmt.Sprintf("HTTP/2 streams in flight = %d, want %d", conns.InFlight(true), requests)
+		})
 	if got := conns.Open(); got < requests/streamsPerConn {
 		t.Errorf("open connections = %d, want at least %d for %d streams at %d per connection", got, requests/streamsPerConn, requests, streamsPerConn)
 	}

@@ -3,7 +3,6 @@ package proxy
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"net/url"
 	"strings"
 	"time"
@@ -108,19 +107,8 @@ func (rt *Route) prepare() error {
 		// S3 refuses requests without it; elsewhere it is harmless and lets
 		// services such as OpenSearch Serverless and Lambda URLs check the body.
 		ContentSHA256Header: !rt.SignQuery}
-	return nil
-}
-
-// streams reports whether out's body goes to S3 as signed aws-chunked: in
-// streaming mode any S3 body, in auto mode PutObject and UploadPart; always
-// of known length (S3 needs x-amz-decoded-content-length) and header-signed.
-func (rt *Route) streams(out *http.Request) bool {
-	if !rt.s3 || rt.SignQuery || out.ContentLength <= 0 {
-		return false
+	if rt.v4a {
+		rt.params.Algorithm, rt.params.RegionSet = sigv4.SigV4A, rt.RegionSet
 	}
-	return rt.Payload == PayloadStreaming || rt.Payload == PayloadAuto && rt.isObjectUpload(out)
-}
-
-func hasBody(r *http.Request) bool {
-	return r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0
+	return nil
 }

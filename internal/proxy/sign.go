@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -35,75 +34,36 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		closeBody(in)
 		return nil, err
 	}
+	plan := planPayload(rt.payloadFacts(out, &cp))
 	p := rt.params
-	now := t.now()
-	// S3 presigned URLs never cover the body, whatever the payload mode.
-	presignedS3 := rt.SignQuery && rt.s3
-	unsigned := presignedS3 || rt.Payload == PayloadUnsigned
-	switch {
-	case !hasBody(out) && presignedS3:
-		p.PayloadHash = sigv4.UnsignedPayload
-	case !hasBody(out):
-		p.PayloadHash = sigv4.EmptyPayloadHash
-	case rt.streams(out):
-		return t.roundTripStreaming(out, creds, &p, &cp, now)
-	case unsigned && (out.ContentLength > 0 || !rt.s3):
-		// Streams untouched. S3 refuses a chunked PUT, so a body of unknown
-		// length to S3 takes the spool below to learn its length.
-		p.PayloadHash = sigv4.UnsignedPayload
-		if cp.claimed != "" {
-			out.Body = newHoldbackReader(out.Body, cp.claimed)
-			if !presignedS3 {
-				// Signed too, so the upstream checks the body against it:
-				// cutting a bad body short is then not the only safeguard.
-				p.PayloadHash = cp.claimed
-			}
-		}
-		if cp.dec != nil && cp.trailer != "" && !presignedS3 && out.ContentLength > 0 {
-			// Re-framed so the caller's checksum still reaches S3.
-			o := sigv4.StreamingOptions{DecodedLength: out.ContentLength, Trailer: cp.trailer, TrailerValue: cp.trailerValue}
-			out.Body = sigv4.NewUnsignedTrailerBody(out.Body, o)
-			out.ContentLength = sigv4.EncodedLength(sigv4.StreamingUnsignedPayloadTrailer, o.DecodedLength, sigv4.DefaultChunkSize, sigv4.ChecksumTrailerLen(cp.trailer))
-			out.Header.Set("Content-Encoding", joinEncoding("aws-chunked", out.Header.Get("Content-Encoding")))
-			out.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(o.DecodedLength, 10))
-			out.Header.Set("X-Amz-Trailer", cp.trailer)
-			p.PayloadHash = sigv4.StreamingUnsignedPayloadTrailer
-		}
-		out.GetBody = nil
-	default:
-		sp, err := newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir)
+	var sp *spool
+	if plan.body == bodySpool {
+		sp, err = newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir)
 		closeBody(in)
 		if err != nil {
 			return nil, payloadErr(err)
 		}
 		defer sp.release() // readers hold their own references
-		if cp.claimed != "" && cp.claimed != sp.hash {
-			return nil, &PayloadError{Code: "XAmzContentSHA256Mismatch",
-				Msg: fmt.Sprintf("the body's SHA-256 is %s but x-amz-content-sha256 says %s: send the body that was hashed, or leave the header out", sp.hash, cp.claimed)}
-		}
-		if cp.dec != nil && cp.trailer != "" {
-			v, err := cp.trailerValue()
-			if err != nil {
-				return nil, err
-			}
-			out.Header.Set(cp.trailer, v) // the checksum goes on as a header
-		}
-		out.Body, out.ContentLength, out.TransferEncoding = sp.reader(), sp.size, nil
-		out.GetBody = func() (io.ReadCloser, error) { return sp.reader(), nil }
-		p.PayloadHash = sp.hash
-		if unsigned {
-			p.PayloadHash = sigv4.UnsignedPayload
-		}
 	}
+	if err := plan.apply(out, &p, &cp, sp); err != nil {
+		closeBody(out)
+		return nil, err
+	}
+	now := t.now()
 	switch {
-	case rt.SignQuery && rt.v4a:
-		err = t.signer.PresignV4A(out, creds, &p, rt.RegionSet, now, rt.Lifetime)
-	case rt.SignQuery:
+	case plan.body == bodySignedChunks:
+		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
+		if plan.trailer == trailerFramed {
+			o.Trailer, o.TrailerValue = cp.trailer, cp.trailerValue
+		}
+		var cs *sigv4.ChunkSigner
+		if cs, err = t.signer.SignStreaming(out, creds, &p, o, now); err == nil {
+			out.Body = cs.Body(out.Body)
+		}
+	case plan.presign:
 		err = t.signer.Presign(out, creds, &p, now, rt.Lifetime)
-	case rt.v4a:
-		err = t.signer.SignHeadersV4A(out, creds, &p, rt.RegionSet, now)
 	default:
-		err = t.signer.SignHeaders(out, creds, &p, now)
+		err = t.signer.Sign(out, creds, &p, now)
 	}
 	if err != nil {
 		closeBody(out)
@@ -122,30 +82,52 @@ func (t *signingTransport) send(out *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// roundTripStreaming sends out's body as aws-chunked with each chunk signed:
-// the body is read once, a chunk at a time, and nothing is spooled. A body
-// that fails (short, long, a wrong hash or checksum, a caller gone) stops
-// the upload before its final chunk, so S3 stores nothing.
-func (t *signingTransport) roundTripStreaming(out *http.Request, creds sigv4.Credentials, p *sigv4.Params, cp *callerPayload, now time.Time) (*http.Response, error) {
-	rt := t.route
-	body := out.Body
-	if cp.claimed != "" {
-		body = newHoldbackReader(body, cp.claimed)
+// apply sets out's body, length and headers and p's payload hash as the
+// plan says; sp is the spooled body for bodySpool. A body that fails a
+// streamed check (a short one, a wrong hash or checksum, a caller gone)
+// stops the upload before its last byte or final chunk, so nothing is stored.
+func (plan payloadPlan) apply(out *http.Request, p *sigv4.Params, cp *callerPayload, sp *spool) error {
+	if plan.checkClaim && plan.body != bodySpool && plan.body != bodyNone {
+		out.Body = newHoldbackReader(out.Body, cp.claimed)
 	}
-	o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
-	if cp.dec != nil && cp.trailer != "" {
-		o.Trailer, o.TrailerValue = cp.trailer, cp.trailerValue
+	switch plan.body {
+	case bodySpool:
+		if plan.checkClaim && cp.claimed != sp.hash {
+			return mismatchErr(sp.hash, cp.claimed)
+		}
+		out.Body, out.ContentLength, out.TransferEncoding = sp.reader(), sp.size, nil
+		out.GetBody = func() (io.ReadCloser, error) { return sp.reader(), nil }
+	case bodyUnsignedChunks:
+		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength, Trailer: cp.trailer, TrailerValue: cp.trailerValue}
+		out.Body = sigv4.NewUnsignedTrailerBody(out.Body, o)
+		out.ContentLength = sigv4.EncodedLength(sigv4.StreamingUnsignedPayloadTrailer, o.DecodedLength, sigv4.DefaultChunkSize, sigv4.ChecksumTrailerLen(cp.trailer))
+		out.Header.Set("Content-Encoding", joinEncoding("aws-chunked", out.Header.Get("Content-Encoding")))
+		out.Header.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(o.DecodedLength, 10))
+		out.Header.Set("X-Amz-Trailer", cp.trailer)
+		out.GetBody = nil
+	case bodyStream, bodySignedChunks:
+		out.GetBody = nil // read once: the transport cannot replay it
 	}
-	if rt.v4a {
-		o.RegionSet = rt.RegionSet
+	if plan.trailer == trailerHeader {
+		v, err := cp.trailerValue()
+		if err != nil {
+			return err
+		}
+		out.Header.Set(cp.trailer, v) // the checksum goes on as a header
 	}
-	cs, err := t.signer.SignHeadersStreaming(out, creds, p, o, now)
-	if err != nil {
-		closeBody(out)
-		return nil, err
+	switch plan.hash {
+	case hashEmpty:
+		p.PayloadHash = sigv4.EmptyPayloadHash
+	case hashUnsigned:
+		p.PayloadHash = sigv4.UnsignedPayload
+	case hashClaimed:
+		p.PayloadHash = cp.claimed
+	case hashSpooled:
+		p.PayloadHash = sp.hash
+	case hashStreaming:
+		p.PayloadHash = sigv4.StreamingUnsignedPayloadTrailer // the chunk signer sets its own
 	}
-	out.Body, out.GetBody = cs.Body(body), nil
-	return t.send(out)
+	return nil
 }
 
 func joinEncoding(first, rest string) string {

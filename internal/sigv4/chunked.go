@@ -258,12 +258,10 @@ type StreamingOptions struct {
 	// is set, which is then called once the body has been read to its end.
 	Trailer      string
 	TrailerValue func() (string, error)
-	// RegionSet selects SigV4A (ECDSA chunk signatures) when non-empty.
-	RegionSet []string
 }
 
 // ChunkSigner produces the aws-chunked body of one request signed with
-// SignHeadersStreaming.
+// SignStreaming.
 type ChunkSigner struct {
 	chain *chunkChain
 	opts  StreamingOptions
@@ -272,12 +270,13 @@ type ChunkSigner struct {
 	Seed string
 }
 
-// SignHeadersStreaming signs r for an aws-chunked body: it sets
+// SignStreaming signs r for an aws-chunked body: it sets
 // Content-Encoding: aws-chunked, X-Amz-Decoded-Content-Length, X-Amz-Trailer,
 // the encoded Content-Length and the STREAMING-* marker, signs the headers
 // (the seed signature) and returns the signer whose Body wraps the payload.
+// The chunks are signed with p's algorithm (ECDSA for SigV4A).
 // p.PayloadHash is ignored.
-func (s *Signer) SignHeadersStreaming(r *http.Request, c Credentials, p *Params, o StreamingOptions, now time.Time) (*ChunkSigner, error) {
+func (s *Signer) SignStreaming(r *http.Request, c Credentials, p *Params, o StreamingOptions, now time.Time) (*ChunkSigner, error) {
 	if o.ChunkSize == 0 {
 		o.ChunkSize = DefaultChunkSize
 	}
@@ -294,15 +293,10 @@ func (s *Signer) SignHeadersStreaming(r *http.Request, c Credentials, p *Params,
 		}
 		o.Trailer = strings.ToLower(o.Trailer)
 	}
-	v4a := len(o.RegionSet) > 0
-	var sc scheme
-	if v4a {
-		var err error
-		if sc, err = v4aScheme(c, o.RegionSet); err != nil {
-			return nil, err
-		}
-	} else {
-		sc = v4Scheme(p)
+	v4a := p.Algorithm == SigV4A
+	sc, err := p.scheme(c)
+	if err != nil {
+		return nil, err
 	}
 	marker := streamingMarker(v4a, o.Trailer != "")
 	pp := *p

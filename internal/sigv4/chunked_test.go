@@ -61,7 +61,7 @@ func TestStreamingAWSExample(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := docRequest(t)
 			p := &Params{Service: "s3", Region: "us-east-1", Headers: tt.policy}
-			cs, err := NewSigner(nil).SignHeadersStreaming(r, docCreds, p, StreamingOptions{DecodedLength: int64(len(data)), Trailer: tt.trailer}, docTime)
+			cs, err := NewSigner(nil).SignStreaming(r, docCreds, p, StreamingOptions{DecodedLength: int64(len(data)), Trailer: tt.trailer}, docTime)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -127,10 +127,11 @@ func encode(t *testing.T, v4a bool, trailer string, data []byte, chunk int) (*ht
 	t.Helper()
 	r := docRequest(t)
 	o := StreamingOptions{DecodedLength: int64(len(data)), Trailer: trailer, ChunkSize: chunk}
+	p := &Params{Service: "s3", Region: "us-east-1"}
 	if v4a {
-		o.RegionSet = []string{"*"}
+		p.Algorithm, p.RegionSet = SigV4A, []string{"*"}
 	}
-	cs, err := NewSigner(nil).SignHeadersStreaming(r, docCreds, &Params{Service: "s3", Region: "us-east-1"}, o, docTime)
+	cs, err := NewSigner(nil).SignStreaming(r, docCreds, p, o, docTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,10 +228,11 @@ func TestEncodedLengthMatchesEncoding(t *testing.T) {
 					body = NewUnsignedTrailerBody(bytes.NewReader(data), o)
 				} else {
 					r := docRequest(t)
+					p := &Params{Service: "s3", Region: "us-east-1"}
 					if marker == StreamingECDSAPayload {
-						o.RegionSet = []string{"us-east-*"}
+						p.Algorithm, p.RegionSet = SigV4A, []string{"us-east-*"}
 					}
-					cs, err := NewSigner(nil).SignHeadersStreaming(r, docCreds, &Params{Service: "s3", Region: "us-east-1"}, o, docTime)
+					cs, err := NewSigner(nil).SignStreaming(r, docCreds, p, o, docTime)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -264,7 +266,7 @@ func TestChunkedBodyLengthErrors(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			r := docRequest(t)
-			cs, err := NewSigner(nil).SignHeadersStreaming(r, docCreds, &Params{Service: "s3", Region: "us-east-1"}, StreamingOptions{DecodedLength: 100}, docTime)
+			cs, err := NewSigner(nil).SignStreaming(r, docCreds, &Params{Service: "s3", Region: "us-east-1"}, StreamingOptions{DecodedLength: 100}, docTime)
 			if err != nil {
 				t.Fatal(err)
 			}

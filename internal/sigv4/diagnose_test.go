@@ -11,7 +11,7 @@ func TestSignedCanonicalMatchesTheSigner(t *testing.T) {
 	for _, svc := range []string{"s3", "execute-api"} {
 		r, _ := http.NewRequest(http.MethodGet, "https://h.example/a%20b/c?x=1&y", nil)
 		r.Header.Set("X-Custom", "  v  ")
-		got, err := NewSigner(nil).SignHeadersDebug(r, exampleCreds, &Params{Service: svc, Region: "us-east-1", ContentSHA256Header: true}, vectorTime)
+		got, err := NewSigner(nil).SignDebug(r, exampleCreds, &Params{Service: svc, Region: "us-east-1", ContentSHA256Header: true}, vectorTime)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +28,7 @@ func TestSignedCanonicalMatchesTheSigner(t *testing.T) {
 func TestCompareSigned(t *testing.T) {
 	r, _ := http.NewRequest(http.MethodPut, "https://b.s3.amazonaws.com/k", nil)
 	r.Header.Set("X-Amz-Meta-Owner", "alice")
-	ours, err := NewSigner(nil).SignHeadersDebug(r, Credentials{AccessKeyID: "AK", SecretAccessKey: "s", SessionToken: "secret-token"},
+	ours, err := NewSigner(nil).SignDebug(r, Credentials{AccessKeyID: "AK", SecretAccessKey: "s", SessionToken: "secret-token"},
 		&Params{Service: "s3", Region: "us-east-1", ContentSHA256Header: true}, time.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -238,7 +238,7 @@ func buildDiffCases(t *testing.T) []diffCase {
 		var err error
 		if mode == "header" {
 			p.ContentSHA256Header = PathModeFor(service) == PathS3
-			got, err = s.SignHeadersDebug(r, creds, p, diffTime)
+			got, err = s.SignDebug(r, creds, p, diffTime)
 		} else {
 			if PathModeFor(service) == PathS3 {
 				p.PayloadHash = UnsignedPayload

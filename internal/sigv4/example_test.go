@@ -9,13 +9,13 @@ import (
 )
 
 // Signing a request in place, as the proxy does on a clone at send time.
-func ExampleSigner_SignHeaders() {
+func ExampleSigner_Sign() {
 	signer := sigv4.NewSigner(nil) // a fresh signing-key cache
 	creds := sigv4.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}
 	params := &sigv4.Params{Service: "s3", Region: "us-east-1", PayloadHash: sigv4.UnsignedPayload, ContentSHA256Header: true}
 
 	r, _ := http.NewRequest(http.MethodGet, "https://examplebucket.s3.amazonaws.com/reports/2026 Q1(a+b).csv", nil)
-	if err := signer.SignHeaders(r, creds, params, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)); err != nil {
+	if err := signer.Sign(r, creds, params, time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)); err != nil {
 		panic(err)
 	}
 	fmt.Println(r.URL.EscapedPath())           // the S3 path goes out in the encoding that was signed
@@ -30,7 +30,7 @@ func ExampleVerify() {
 	creds := sigv4.Credentials{AccessKeyID: "AKIDEXAMPLE", SecretAccessKey: "secret"}
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	r, _ := http.NewRequest(http.MethodGet, "https://abc.execute-api.eu-west-1.amazonaws.com/prod/orders", nil)
-	sigv4.NewSigner(nil).SignHeaders(r, creds, &sigv4.Params{Service: "execute-api", Region: "eu-west-1"}, now)
+	sigv4.NewSigner(nil).Sign(r, creds, &sigv4.Params{Service: "execute-api", Region: "eu-west-1"}, now)
 
 	lookup := func(id string) (sigv4.Credentials, error) { return creds, nil }
 	v, err := sigv4.Verify(r, sigv4.VerifyOptions{Now: now.Add(time.Minute), Lookup: lookup})

@@ -206,7 +206,7 @@ func fuzzSigned(presign bool) (auth, query, path string) {
 	if presign {
 		NewSigner(nil).Presign(r, tokenCreds, p, verifyNow, time.Hour)
 	} else {
-		NewSigner(nil).SignHeaders(r, verifyCreds, p, verifyNow)
+		NewSigner(nil).Sign(r, verifyCreds, p, verifyNow)
 	}
 	return r.Header.Get("Authorization"), r.URL.RawQuery, r.URL.EscapedPath()
 }
@@ -254,7 +254,7 @@ func FuzzVerify(f *testing.F) {
 }
 
 // FuzzSignVerify: whatever method, path, query and header the fuzzer builds,
-// a request signed by SignHeaders or Presign verifies as the server receives
+// a request signed by Sign or Presign verifies as the server receives
 // it (written by net/http, parsed by net/http). Only inputs net/http itself
 // would refuse to send are skipped; hostile paths and queries are not.
 func FuzzSignVerify(f *testing.F) {
@@ -291,7 +291,7 @@ func FuzzSignVerify(f *testing.F) {
 			case "Authorization", "X-Amz-Content-Sha256":
 				if flags&1 != 0 {
 					// Presign (presign.go, not this file's owner) deletes the
-					// caller's canonical-case keys only; SignHeaders drops
+					// caller's canonical-case keys only; Sign drops
 					// every case variant (dropCaseVariants). Left out until
 					// Presign does the same.
 					return
@@ -332,7 +332,7 @@ func FuzzSignVerify(f *testing.F) {
 		if presign {
 			signed, err = s.PresignDebug(r, tokenCreds, p, verifyNow, time.Hour)
 		} else {
-			signed, err = s.SignHeadersDebug(r, verifyCreds, p, verifyNow)
+			signed, err = s.SignDebug(r, verifyCreds, p, verifyNow)
 		}
 		if err != nil {
 			var me *MalformedError

@@ -45,9 +45,10 @@ func stripPresignParams(raw string) string {
 	return strings.Join(kept, "&")
 }
 
-// Presign signs r in its query string (a presigned URL) valid for lifetime from
-// now. The request keeps its headers; those the policy signs must be sent as
-// they are.
+// Presign signs r in its query string (a presigned URL) with p's algorithm,
+// valid for lifetime from now. The request keeps its headers; those the
+// policy signs must be sent as they are. For SigV4A, X-Amz-Region-Set goes in
+// the signed query and the credential scope has no region.
 func (s *Signer) Presign(r *http.Request, c Credentials, p *Params, now time.Time, lifetime time.Duration) error {
 	_, err := s.PresignDebug(r, c, p, now, lifetime)
 	return err
@@ -56,7 +57,13 @@ func (s *Signer) Presign(r *http.Request, c Credentials, p *Params, now time.Tim
 // PresignDebug presigns like Presign and returns the canonical request and the
 // string to sign.
 func (s *Signer) PresignDebug(r *http.Request, c Credentials, p *Params, now time.Time, lifetime time.Duration) (Signed, error) {
-	sc := v4Scheme(p)
+	if err := checkLifetime(lifetime); err != nil {
+		return Signed{}, err
+	}
+	sc, err := p.scheme(c)
+	if err != nil {
+		return Signed{}, err
+	}
 	return s.presign(r, c, p, &sc, now, lifetime)
 }
 

@@ -33,11 +33,27 @@ const (
 	scopeRequest = "aws4_request"
 )
 
+// Algorithm is the signature scheme.
+type Algorithm uint8
+
+const (
+	// SigV4 is AWS4-HMAC-SHA256: an HMAC key per day, region and service.
+	SigV4 Algorithm = iota
+	// SigV4A is AWS4-ECDSA-P256-SHA256: one signature valid in every region
+	// of a region set (S3 Multi-Region Access Points and the like).
+	SigV4A
+)
+
 // Params say how one request is signed. A route builds them once; they are read
 // only while signing, so one value is shared by concurrent requests.
 type Params struct {
 	Service string
 	Region  string
+	// Algorithm is SigV4 (the zero value) or SigV4A.
+	Algorithm Algorithm
+	// RegionSet is where a SigV4A signature is valid: regions or patterns
+	// such as "us-east-*" and "*". Empty means Region alone. SigV4 ignores it.
+	RegionSet []string
 	// PathMode defaults to PathModeFor(Service) when left zero-valued and
 	// PathModeSet is false.
 	PathMode    PathMode
@@ -268,7 +284,19 @@ type scheme struct {
 	key       *ecdsa.PrivateKey // SigV4A's signing key
 }
 
-func v4Scheme(p *Params) scheme { return scheme{algorithm: algorithmV4, region: p.Region} }
+// scheme is p's algorithm made ready to sign with c; for SigV4A that derives
+// (or finds cached) the ECDSA key before the request is touched, so a failure
+// leaves the request as it was.
+func (p *Params) scheme(c Credentials) (scheme, error) {
+	if p.Algorithm != SigV4A {
+		return scheme{algorithm: algorithmV4, region: p.Region}, nil
+	}
+	set := p.RegionSet
+	if len(set) == 0 {
+		set = []string{p.Region}
+	}
+	return v4aScheme(c, set)
+}
 
 // appendSignature appends the hex signature of the string to sign in w.
 func (s *Signer) appendSignature(dst []byte, sc *scheme, w *work, c Credentials, p *Params, date []byte) ([]byte, error) {
@@ -280,13 +308,17 @@ func (s *Signer) appendSignature(dst []byte, sc *scheme, w *work, c Credentials,
 	return hex.AppendEncode(dst, sum[:]), nil
 }
 
-// SignHeaders signs r in place with an Authorization header, at time now. r is
-// the request about to be sent: the proxy signs a clone at send time.
-func (s *Signer) SignHeaders(r *http.Request, c Credentials, p *Params, now time.Time) error {
+// Sign signs r in place with an Authorization header, at time now, with
+// p's algorithm. r is the request about to be sent: the proxy signs a clone at
+// send time.
+func (s *Signer) Sign(r *http.Request, c Credentials, p *Params, now time.Time) error {
+	sc, err := p.scheme(c)
+	if err != nil {
+		return err
+	}
 	w := getWork()
 	defer w.release()
-	sc := v4Scheme(p)
-	_, err := s.signHeaders(w, r, c, p, &sc, now)
+	_, err = s.signHeaders(w, r, c, p, &sc, now)
 	return err
 }
 
@@ -297,17 +329,16 @@ type Signed struct {
 	Signature        string
 }
 
-// SignHeadersDebug signs like SignHeaders and also returns the canonical request
-// and the string to sign (which cost allocations the hot path avoids).
-func (s *Signer) SignHeadersDebug(r *http.Request, c Credentials, p *Params, now time.Time) (Signed, error) {
-	sc := v4Scheme(p)
-	return s.signHeadersDebug(r, c, p, &sc, now)
-}
-
-func (s *Signer) signHeadersDebug(r *http.Request, c Credentials, p *Params, sc *scheme, now time.Time) (Signed, error) {
+// SignDebug signs like Sign and also returns the canonical request and the
+// string to sign (which cost allocations the hot path avoids).
+func (s *Signer) SignDebug(r *http.Request, c Credentials, p *Params, now time.Time) (Signed, error) {
+	sc, err := p.scheme(c)
+	if err != nil {
+		return Signed{}, err
+	}
 	w := getWork()
 	defer w.release()
-	sig, err := s.signHeaders(w, r, c, p, sc, now)
+	sig, err := s.signHeaders(w, r, c, p, &sc, now)
 	return Signed{string(w.creq), string(w.sts), sig}, err
 }
 

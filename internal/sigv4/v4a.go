@@ -10,10 +10,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
-	"time"
 )
 
 // SigV4A signs with an ECDSA P-256 key derived from the access key pair rather
@@ -192,41 +190,4 @@ func v4aScheme(c Credentials, regionSet []string) (scheme, error) {
 		return scheme{}, err
 	}
 	return scheme{algorithm: algorithmV4A, regionSet: set, key: key}, nil
-}
-
-// SignHeadersV4A signs r in place with a SigV4A Authorization header valid in
-// every region of regionSet, at time now. p.Region is not used.
-func (s *Signer) SignHeadersV4A(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time) error {
-	_, err := s.SignHeadersV4ADebug(r, c, p, regionSet, now)
-	return err
-}
-
-// SignHeadersV4ADebug signs like SignHeadersV4A and also returns the canonical
-// request and the string to sign.
-func (s *Signer) SignHeadersV4ADebug(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time) (Signed, error) {
-	sc, err := v4aScheme(c, regionSet)
-	if err != nil {
-		return Signed{}, err
-	}
-	return s.signHeadersDebug(r, c, p, &sc, now)
-}
-
-// PresignV4A presigns r with SigV4A: X-Amz-Region-Set goes in the signed
-// query and the credential scope has no region.
-func (s *Signer) PresignV4A(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time, lifetime time.Duration) error {
-	_, err := s.PresignV4ADebug(r, c, p, regionSet, now, lifetime)
-	return err
-}
-
-// PresignV4ADebug presigns like PresignV4A and returns the canonical request
-// and the string to sign.
-func (s *Signer) PresignV4ADebug(r *http.Request, c Credentials, p *Params, regionSet []string, now time.Time, lifetime time.Duration) (Signed, error) {
-	if err := checkLifetime(lifetime); err != nil {
-		return Signed{}, err
-	}
-	sc, err := v4aScheme(c, regionSet)
-	if err != nil {
-		return Signed{}, err
-	}
-	return s.presign(r, c, p, &sc, now, lifetime)
 }

@@ -65,11 +65,14 @@ func runV4AVector(t *testing.T, dir string) {
 			var got Signed
 			var err error
 			if mode == "header" {
-				got, err = s.SignHeadersV4ADebug(r, creds, c.params(body), regionSet, c.time(t))
+				p := c.params(body)
+				p.Algorithm, p.RegionSet = SigV4A, regionSet
+				got, err = s.SignDebug(r, creds, p, c.time(t))
 			} else {
 				p := c.params(body)
 				p.ContentSHA256Header = false
-				got, err = s.PresignV4ADebug(r, creds, p, regionSet, c.time(t), time.Duration(c.Expiration)*time.Second)
+				p.Algorithm, p.RegionSet = SigV4A, regionSet
+				got, err = s.PresignDebug(r, creds, p, c.time(t), time.Duration(c.Expiration)*time.Second)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -156,7 +159,7 @@ func checkV4AQuery(t *testing.T, creds Credentials, got, want *http.Request, sts
 func TestV4ARegionSet(t *testing.T) {
 	set := []string{"us-east-*", "us-west-2"}
 	r, _ := http.NewRequest(http.MethodGet, "https://example.amazonaws.com/", nil)
-	got, err := NewSigner(nil).SignHeadersV4ADebug(r, exampleCreds, &Params{Service: "s3"}, set, vectorTime)
+	got, err := NewSigner(nil).SignDebug(r, exampleCreds, &Params{Service: "s3", Algorithm: SigV4A, RegionSet: set}, vectorTime)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +173,7 @@ func TestV4ARegionSet(t *testing.T) {
 
 	r, _ = http.NewRequest(http.MethodGet, "https://example.amazonaws.com/?X-Amz-Region-Set=smuggled", nil)
 	r.Header.Set("X-Amz-Region-Set", "smuggled")
-	got, err = NewSigner(nil).PresignV4ADebug(r, exampleCreds, &Params{Service: "s3"}, []string{"*"}, vectorTime, time.Hour)
+	got, err = NewSigner(nil).PresignDebug(r, exampleCreds, &Params{Service: "s3", Algorithm: SigV4A, RegionSet: []string{"*"}}, vectorTime, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +186,7 @@ func TestV4ARegionSet(t *testing.T) {
 
 	for _, bad := range [][]string{nil, {}, {""}, {"us-east-1,us-west-2"}, {"us east"}} {
 		r, _ := http.NewRequest(http.MethodGet, "https://example.amazonaws.com/", nil)
-		if err := NewSigner(nil).SignHeadersV4A(r, exampleCreds, &Params{Service: "s3"}, bad, vectorTime); err == nil {
+		if err := NewSigner(nil).Sign(r, exampleCreds, &Params{Service: "s3", Algorithm: SigV4A, RegionSet: bad}, vectorTime); err == nil {
 			t.Errorf("region set %q accepted", bad)
 		}
 		if len(r.Header) != 0 {
@@ -265,7 +268,7 @@ func TestV4AConcurrent(t *testing.T) {
 		wg.Go(func() {
 			c := Credentials{AccessKeyID: "AKIDCONCURRENT", SecretAccessKey: "secret" + string(rune('a'+i%2))}
 			r, _ := http.NewRequest(http.MethodGet, "https://example.amazonaws.com/a?b=c", nil)
-			got, err := s.SignHeadersV4ADebug(r, c, &Params{Service: "s3"}, []string{"*"}, vectorTime)
+			got, err := s.SignDebug(r, c, &Params{Service: "s3", Algorithm: SigV4A, RegionSet: []string{"*"}}, vectorTime)
 			if err != nil || !verifyECDSA(c, []byte(got.StringToSign), got.Signature) {
 				t.Errorf("goroutine %d: err %v, or the signature did not verify", i, err)
 			}

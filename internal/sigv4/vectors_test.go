@@ -118,7 +118,7 @@ func TestAWS4TestSuite(t *testing.T) {
 				creds.SessionToken = "AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGdeehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQcHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA=="
 				p.TokenAfterSigning = true
 			}
-			got, err := NewSigner(nil).SignHeadersDebug(r, creds, p, vectorTime)
+			got, err := NewSigner(nil).SignDebug(r, creds, p, vectorTime)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -193,7 +193,7 @@ func TestAWSCAuthV4(t *testing.T) {
 					var got Signed
 					var err error
 					if mode == "header" {
-						got, err = s.SignHeadersDebug(r, c.creds(), c.params(body), c.time(t))
+						got, err = s.SignDebug(r, c.creds(), c.params(body), c.time(t))
 					} else {
 						p := c.params(body)
 						p.ContentSHA256Header = false

@@ -97,7 +97,7 @@ func (c roundTrip) sign(t *testing.T) (*http.Request, *Params) {
 	if c.presign {
 		err = s.Presign(r, c.creds, p, verifyNow, 15*time.Minute)
 	} else {
-		err = s.SignHeaders(r, c.creds, p, verifyNow)
+		err = s.Sign(r, c.creds, p, verifyNow)
 	}
 	if err != nil {
 		t.Fatalf("signing: %v", err)
@@ -234,13 +234,13 @@ func TestVerifyV4ARoundTrip(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := newTestRequest(t, "GET", "https://bucket.s3-global.amazonaws.com/a:b?x=1+2", "")
-			p := &Params{Service: "s3", PayloadHash: UnsignedPayload, ContentSHA256Header: !c.presign}
+			p := &Params{Service: "s3", PayloadHash: UnsignedPayload, ContentSHA256Header: !c.presign, Algorithm: SigV4A, RegionSet: c.set}
 			s := NewSigner(nil)
 			var err error
 			if c.presign {
-				err = s.PresignV4A(r, verifyCreds, p, c.set, verifyNow, time.Hour)
+				err = s.Presign(r, verifyCreds, p, verifyNow, time.Hour)
 			} else {
-				err = s.SignHeadersV4A(r, verifyCreds, p, c.set, verifyNow)
+				err = s.Sign(r, verifyCreds, p, verifyNow)
 			}
 			if err != nil {
 				t.Fatal(err)
@@ -307,7 +307,7 @@ func signedFixture(t *testing.T, presign bool, creds Credentials, mutate func(r 
 	if presign {
 		err = NewSigner(nil).Presign(r, creds, p, verifyNow, time.Hour)
 	} else {
-		err = NewSigner(nil).SignHeaders(r, creds, p, verifyNow)
+		err = NewSigner(nil).Sign(r, creds, p, verifyNow)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +535,7 @@ func TestVerifyAuthorizationSyntax(t *testing.T) {
 func TestVerifyPayloadHash(t *testing.T) {
 	sign := func(t *testing.T, body string, p *Params) *http.Request {
 		r := newTestRequest(t, "POST", "https://abc.execute-api.eu-west-1.amazonaws.com/x", body)
-		if err := NewSigner(nil).SignHeaders(r, verifyCreds, p, verifyNow); err != nil {
+		if err := NewSigner(nil).Sign(r, verifyCreds, p, verifyNow); err != nil {
 			t.Fatal(err)
 		}
 		srv, err := serverView(r)

@@ -79,7 +79,7 @@ func TestHTTPCheck(t *testing.T) {
 			header: map[string]string{"X-Envoy-Auth-Partial-Body": "true"},
 			answer: signed, wantStatus: 200, wantURL: "https://example.com/items", wantMethod: "POST", wantBody: ""},
 		{name: "denied as the proxy would", method: "GET", target: "/check",
-			header: map[string]string{"X-Forwarded-Uri": "/k", "X-Forwarded-Host": "gw.example"},
+			header:     map[string]string{"X-Forwarded-Uri": "/k", "X-Forwarded-Host": "gw.example"},
 			answer:     Decision{Status: 401, Header: http.Header{"Www-Authenticate": {`ApiKey header="api-key"`}}, Body: []byte("no API key\n")},
 			wantStatus: 401, wantURL: "https://gw.example/k", wantMethod: "GET",
 			wantHeader: map[string]string{"Www-Authenticate": `ApiKey header="api-key"`}, wantText: "no API key"},

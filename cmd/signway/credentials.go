@@ -89,7 +89,7 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	case route != "":
 		return &usageError{errors.New("--route needs --config")}
 	default:
-		spec = credSpec{source: credentials.SourceSpec{Source: source, Profile: profile, Region: region}}
+		spec = credSpec{source: credentials.SourceSpec{Source: config.CredentialSource(source), Profile: profile, Region: region}}
 		if assumeRole != "" {
 			spec.chain = []credentials.AssumeRoleOptions{{RoleARN: assumeRole, Region: region, Endpoint: stsEndpoint}}
 		}
@@ -168,8 +168,8 @@ func printCredentials(w io.Writer, lines [][2]string, c credentials.Credentials)
 
 // hint says where to look when the default chain found nothing, which is
 // the common first-run failure.
-func hint(source string) string {
-	if source != "" && source != credentials.SourceDefault {
+func hint(source config.CredentialSource) string {
+	if source != "" && source != config.SourceDefault {
 		return ""
 	}
 	return "\n(the default chain tried environment variables, the shared config and credentials files, SSO, credential_process, a web identity token file, container credentials and IMDS; see docs/credentials.md)"
@@ -210,7 +210,7 @@ func routeCredSpec(c config.Credentials, region string) (credSpec, error) {
 			STSRegion: cmp.Or(w.STSRegion, region), STSEndpoint: w.STSEndpoint,
 		}}, nil
 	}
-	spec := credSpec{source: credentials.SourceSpec{Source: string(c.Source), Profile: c.Profile, Region: region}}
+	spec := credSpec{source: credentials.SourceSpec{Source: c.Source, Profile: c.Profile, Region: region}}
 	if c.Source == config.SourceStatic {
 		var errs []error
 		val := func(s config.Secret, field string) string {

@@ -8,11 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/config"
 )
 
 // options are the command line, with the names and meanings of
@@ -45,7 +46,7 @@ type options struct {
 	routeFlagsSet []string
 
 	target *url.URL
-	mode   proxy.PayloadMode
+	mode   config.PayloadMode
 	// regions is --region-set split; nil means the signing region.
 	regions []string
 	level   slog.Level
@@ -67,7 +68,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	str(&o.assumeRole, "assume-role", "a", "", "`ARN` of an IAM role to assume for signing")
 	str(&o.listenOn, "listen-on", "l", "0.0.0.0:8080", "`address` (or port) to accept requests on")
 	str(&o.utilityPort, "utility-port", "u", "9090", "`port` (or address) for /healthz, /readyz and /metrics")
-	fs.IntVar(&o.connectTimeout, "connect-timeout", 10, "`seconds` to connect to the upstream, TLS included")
+	fs.IntVar(&o.connectTimeout, "connect-timeout", int(config.DefaultConnectTimeout.D()/time.Second), "`seconds` to connect to the upstream, TLS included")
 	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "`seconds` from the upstream receiving a request to its response headers; 0 for none")
 	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "`seconds` a query signature stays valid with --sign-query (1 to 604800; default 900)")
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra root CAs for upstream TLS")
@@ -75,10 +76,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) `file` to serve TLS with; reloaded when the file changes")
 	str(&o.keyFile, "key", "k", "", "PEM private key `file` for --cert")
 	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed (`mode`): auto, unsigned, signed or streaming")
-	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "sigv4", "`algorithm`: sigv4, or sigv4a (S3 Multi-Region Access Points and other SigV4A services)")
+	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "", "`algorithm`: sigv4, or sigv4a for SigV4A services (default: sigv4a over * for an S3 Multi-Region Access Point host, else sigv4)")
 	fs.StringVar(&o.regionSet, "region-set", "", "with --signing-algorithm sigv4a: comma-separated `regions` the signature is valid in, patterns such as us-east-* or * allowed (default: the region)")
 	fs.BoolVar(&o.signQuery, "sign-query", false, "sign in the query string (presigned URL) instead of the Authorization header")
-	fs.Int64Var(&o.maxBody, "max-body-size", proxy.DefaultMaxBodyBytes, "largest body, in `bytes`, that is hashed before signing (413 above)")
+	fs.Int64Var(&o.maxBody, "max-body-size", int64(config.DefaultMaxBodySize), "largest body, in `bytes`, that is hashed before signing (413 above)")
 	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "`seconds` to let in-flight requests finish on SIGTERM")
 	fs.StringVar(&o.logLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "`format`: text or json")
@@ -137,11 +138,11 @@ func (o *options) validate() []error {
 		o.target = u
 	}
 	var err error
-	if o.mode, err = proxy.ParsePayloadMode(o.payload); err != nil {
-		bad("--payload: %v", err)
+	if o.mode = config.PayloadMode(o.payload); !slices.Contains(config.PayloadModes(), o.mode) {
+		bad("--payload: payload mode %q is not one of auto, unsigned, signed, streaming", o.payload)
 	}
 	switch o.signingAlgorithm {
-	case "sigv4", "sigv4a":
+	case "", "sigv4", "sigv4a":
 	default:
 		bad("--signing-algorithm %q: use sigv4 or sigv4a", o.signingAlgorithm)
 	}

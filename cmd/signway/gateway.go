@@ -253,9 +253,9 @@ func readiness(rcs []*routeCreds) func() error {
 // spec maps one route's or host entry's settings (defaults already merged by
 // config) to a proxy route. The upstream and match are the caller's to set.
 func (g *gateway) spec(ctx context.Context, name string, s config.Settings) (proxy.RouteSpec, *routeCreds, error) {
-	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: proxy.PayloadMode(s.Payload),
+	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: s.Payload,
 		SignQuery: s.Signing.Mode == config.SignQuery, Lifetime: s.Signing.Lifetime.D(),
-		SigningAlgorithm: string(s.Signing.Algorithm), RegionSet: s.SigV4ARegionSet(),
+		SigningAlgorithm: s.Signing.Algorithm, RegionSet: s.SigV4ARegionSet(),
 		MaxBodyBytes: int64(s.MaxBodySize)}
 	spec := proxy.RouteSpec{Route: route, Rewrite: proxy.Rewrites{StripPrefix: s.StripPrefix, AddHeaders: s.Headers.Add, RemoveHeaders: s.Headers.Remove}}
 	if len(s.Headers.Unsigned) > 0 || len(s.Headers.SignedOnly) > 0 {

@@ -91,7 +91,7 @@ func startup(ctx context.Context, o *options, gw *gateway, log *slog.Logger, met
 // asConfig turns the command line into a one-route config, so flags and
 // files take one path through validation and routing.
 func (o *options) asConfig() (*config.Config, error) {
-	service, region, err := proxy.ResolveSigning(o.target.Host, o.service, o.region, envRegion())
+	service, region, err := resolveSigning(o.target.Host, o.service, o.region, envRegion())
 	if err != nil {
 		return nil, &usageError{err}
 	}

@@ -50,7 +50,7 @@ func TestUpstreamTLS(t *testing.T) {
 		wantBody   string
 		wantLog    string
 	}{
-		{"untrusted certificate is a clear 502", nil, 502, "--ca", ""},
+		{"untrusted certificate is a clear 502", nil, 502, "upstream CA file", ""},
 		{"--ca trusts it, over HTTP/2", []string{"--ca", b.caFile}, 200, "secure upstream", ""},
 		{"--no-verify-ssl works and warns", []string{"--no-verify-ssl"}, 200, "secure upstream", "NOT verified"},
 	}

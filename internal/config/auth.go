@@ -255,7 +255,7 @@ func completeCallers(c *Config) {
 			rl.Burst = max(1, int(math.Ceil(rl.RequestsPerSecond)))
 		}
 		if !cl.Credentials.IsZero() {
-			cl.Credentials = complete(Settings{Credentials: cl.Credentials}, detectPattern("")).Credentials
+			cl.Credentials = complete(Settings{Credentials: cl.Credentials}, detectPattern(""), true).Credentials
 		}
 	}
 	if c.RateLimits.Store != "" && c.RateLimits.OnStoreError == "" {

@@ -32,8 +32,12 @@ const (
 	SourceCallerWebIdentity CredentialSource = "caller_web_identity"
 )
 
-var credentialSources = []CredentialSource{SourceDefault, SourceEnv, SourceProfile, SourceStatic,
-	SourceWebIdentityFile, SourceContainer, SourceIMDS, SourceProcess, SourceSSO, SourceCallerWebIdentity}
+// CredentialSources lists the credential sources; all but
+// SourceCallerWebIdentity are one identity for every request.
+func CredentialSources() []CredentialSource {
+	return []CredentialSource{SourceDefault, SourceEnv, SourceProfile, SourceStatic,
+		SourceWebIdentityFile, SourceContainer, SourceIMDS, SourceProcess, SourceSSO, SourceCallerWebIdentity}
+}
 
 // Credentials are the AWS credentials a route signs with.
 type Credentials struct {

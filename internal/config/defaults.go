@@ -10,25 +10,28 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/awsendpoint"
 )
 
-// The documented defaults.
+// The documented defaults, the only definition of each: the command line and
+// the proxy use these too.
 const (
 	DefaultListenAddress   = "0.0.0.0:8080"
 	DefaultUtilityAddress  = "0.0.0.0:9090"
+	DefaultPayload         = PayloadAuto
 	DefaultLifetime        = Duration(15 * time.Minute)
 	DefaultConnectTimeout  = Duration(10 * time.Second)
 	DefaultResponseTimeout = Duration(30 * time.Second)
-	DefaultMaxBodySize     = ByteSize(5 << 30)
+	DefaultMaxBodySize     = ByteSize(5 << 30) // S3's single PUT limit
 	DefaultTokenHeader     = "Authorization"
 	DefaultCacheSize       = 10000
 )
 
-// builtin is the bottom layer of every route's settings.
+// builtin is the bottom layer of every route's settings. The algorithm is
+// not here: it depends on the upstream host (see complete).
 var builtin = Settings{
-	Payload:     PayloadAuto,
-	Signing:     Signing{Algorithm: SigV4, Mode: SignHeader, Lifetime: DefaultLifetime},
+	Payload:     DefaultPayload,
+	Signing:     Signing{Mode: SignHeader, Lifetime: DefaultLifetime},
 	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout},
 	MaxBodySize: DefaultMaxBodySize,
 }
@@ -43,7 +46,7 @@ func (c *Config) WithDefaults() *Config {
 	out.Listen.Address = addrOr(out.Listen.Address, DefaultListenAddress)
 	out.Utility.Address = addrOr(out.Utility.Address, DefaultUtilityAddress)
 	base := merge(builtin, c.Defaults)
-	out.Defaults = complete(base, proxy.DetectedService{})
+	out.Defaults = complete(base, awsendpoint.Endpoint{}, true)
 	byName := map[string]Settings{}
 	for i := range out.Routes {
 		r := &out.Routes[i]
@@ -52,11 +55,11 @@ func (c *Config) WithDefaults() *Config {
 			r.OverrideTargetProtocol = strings.ToLower(strOr(r.OverrideTargetProtocol, "https"))
 			r.OverrideTargetPort = portOr(r.OverrideTargetPort, r.OverrideTargetProtocol)
 		}
-		var d proxy.DetectedService
+		var d awsendpoint.Endpoint
 		if u, err := r.Upstream(); err == nil {
-			d = proxy.DetectService(u.Hostname())
+			d = awsendpoint.Detect(u.Hostname())
 		}
-		r.Settings = complete(merge(base, r.Settings), d)
+		r.Settings = complete(merge(base, r.Settings), d, true)
 	}
 	for i := range out.Hosts {
 		h := &out.Hosts[i]
@@ -69,7 +72,7 @@ func (c *Config) WithDefaults() *Config {
 		}
 		h.Protocol = strings.ToLower(strOr(h.Protocol, "https"))
 		h.Port = portOr(h.Port, h.Protocol)
-		h.Settings = complete(merge(s, h.Settings), detectPattern(h.Host))
+		h.Settings = complete(merge(s, h.Settings), detectPattern(h.Host), fixedPattern(h.Host))
 	}
 	completeCallers(out)
 	return out
@@ -114,11 +117,23 @@ func fillZero(dst, src reflect.Value) {
 }
 
 // complete fills what depends on the merged settings: detection from the
-// upstream host and the implied credential source.
-func complete(s Settings, d proxy.DetectedService) Settings {
+// upstream host and the implied credential source. fixed is false for a host
+// pattern whose names differ in what detection says: the algorithm is then
+// left for the proxy to detect per host, like the service and region.
+func complete(s Settings, d awsendpoint.Endpoint, fixed bool) Settings {
 	s.Service = strOr(s.Service, d.Service)
 	s.Region = strOr(s.Region, d.Region)
 	completeAuth(&s.Auth)
+	switch {
+	case s.Signing.Algorithm != "":
+	case d.MultiRegion:
+		s.Signing.Algorithm = SigV4A
+		if len(s.Signing.RegionSet) == 0 {
+			s.Signing.RegionSet = []string{awsendpoint.MultiRegionSet}
+		}
+	case fixed:
+		s.Signing.Algorithm = SigV4
+	}
 	cr := &s.Credentials
 	switch {
 	case cr.Source != "":
@@ -152,13 +167,13 @@ func (s *Settings) SigV4ARegionSet() []string {
 // gives the same answer whatever the wildcard stands for (in
 // *.us-east-1.amazonaws.com the region is fixed, the service is not). What
 // is left empty the proxy detects per request.
-func detectPattern(pattern string) proxy.DetectedService {
+func detectPattern(pattern string) awsendpoint.Endpoint {
 	pattern = strings.ToLower(pattern)
 	suffix, ok := strings.CutPrefix(pattern, "*.")
 	if !ok {
-		return proxy.DetectService(pattern)
+		return awsendpoint.Detect(pattern)
 	}
-	a, b := proxy.DetectService("a1."+suffix), proxy.DetectService("b2."+suffix)
+	a, b := awsendpoint.Detect("a1."+suffix), awsendpoint.Detect("b2."+suffix)
 	if a.Service != b.Service {
 		a.Service = ""
 	}
@@ -172,7 +187,7 @@ func detectPattern(pattern string) proxy.DetectedService {
 // upstream as far as detection goes, so missing settings can be reported.
 func fixedPattern(pattern string) bool {
 	suffix, ok := strings.CutPrefix(strings.ToLower(pattern), "*.")
-	return !ok || proxy.DetectService("a1."+suffix) == proxy.DetectService("b2."+suffix)
+	return !ok || awsendpoint.Detect("a1."+suffix) == awsendpoint.Detect("b2."+suffix)
 }
 
 // Upstream returns the route's upstream URL, from url or from the

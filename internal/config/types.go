@@ -1,5 +1,7 @@
 package config
 
+import "time"
+
 // The comments on the fields below are the user documentation of the file
 // format: docs/config.md and schema/signway.schema.json follow them. A zero
 // value always means "not set": WithDefaults fills in the documented default.
@@ -76,9 +78,9 @@ type Settings struct {
 	// SDK's default chain.
 	Credentials Credentials `yaml:"credentials"`
 	// Payload is how bodies are covered by the signature: auto (default:
-	// UNSIGNED-PAYLOAD for S3 over TLS, the body's SHA-256 elsewhere),
-	// unsigned, signed, or streaming (S3 chunk signatures: signed uploads
-	// in bounded memory).
+	// S3 object uploads of known length are streamed with chunk
+	// signatures, every other body is hashed), unsigned, signed, or
+	// streaming (S3 chunk signatures for every S3 body of known length).
 	Payload PayloadMode `yaml:"payload"`
 	// Signing is the algorithm and where the signature goes.
 	Signing Signing `yaml:"signing"`
@@ -154,16 +156,35 @@ type HostRule struct {
 	Settings `yaml:",inline"`
 }
 
-// PayloadMode says how a request body is covered by the signature.
+// PayloadMode says how a request body is covered by the signature. Whatever
+// the mode, a request without a body is signed with the empty body's hash,
+// and an S3 presigned URL (signing.mode query) never covers the body.
 type PayloadMode string
 
 // Payload modes.
 const (
-	PayloadAuto      PayloadMode = "auto"
-	PayloadUnsigned  PayloadMode = "unsigned"
-	PayloadSigned    PayloadMode = "signed"
+	// PayloadAuto streams S3 PutObject and UploadPart bodies of known
+	// length as aws-chunked with chunk signatures and hashes every other
+	// body, as PayloadSigned does.
+	PayloadAuto PayloadMode = "auto"
+	// PayloadUnsigned sends UNSIGNED-PAYLOAD and streams the body
+	// untouched (an S3 body of unknown length is spooled first: S3 needs
+	// the length).
+	PayloadUnsigned PayloadMode = "unsigned"
+	// PayloadSigned hashes the body while spooling it, up to
+	// max_body_size, then signs the hash.
+	PayloadSigned PayloadMode = "signed"
+	// PayloadStreaming sends every S3 body of known length as aws-chunked
+	// with chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): signed in
+	// bounded memory, never spooled. Other bodies are hashed as with
+	// PayloadSigned.
 	PayloadStreaming PayloadMode = "streaming"
 )
+
+// PayloadModes lists the payload modes.
+func PayloadModes() []PayloadMode {
+	return []PayloadMode{PayloadAuto, PayloadUnsigned, PayloadSigned, PayloadStreaming}
+}
 
 // Algorithm is the signature algorithm.
 type Algorithm string
@@ -172,6 +193,12 @@ type Algorithm string
 const (
 	SigV4  Algorithm = "sigv4"
 	SigV4A Algorithm = "sigv4a"
+)
+
+// The range of a query signature's lifetime.
+const (
+	MinLifetime = Duration(time.Second)
+	MaxLifetime = Duration(7 * 24 * time.Hour)
 )
 
 // SignMode is where the signature goes.
@@ -185,10 +212,13 @@ const (
 
 // Signing is the algorithm and where the signature goes.
 type Signing struct {
-	// Algorithm is sigv4 (default) or sigv4a (multi-region).
+	// Algorithm is sigv4 or sigv4a (multi-region). Default sigv4, except
+	// for an S3 Multi-Region Access Point host
+	// (*.mrap.accesspoint.s3-global.amazonaws.com): sigv4a over ["*"].
 	Algorithm Algorithm `yaml:"algorithm"`
 	// RegionSet is the SigV4A region set, e.g. [us-east-1, us-west-2] or
-	// ["*"]; default [region]. Only with sigv4a.
+	// ["*"]; default [region], or ["*"] for a Multi-Region Access Point.
+	// Only with sigv4a.
 	RegionSet []string `yaml:"region_set"`
 	// Mode is header (default) or query.
 	Mode SignMode `yaml:"mode"`

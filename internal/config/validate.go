@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/awsendpoint"
 )
 
 // Validate reports every problem in c at once, as a *ProblemsError whose
@@ -137,7 +137,7 @@ func (v *validator) route(i int, base Settings, names map[string]int, matches ma
 	}
 	v.settings(p, r.Settings)
 	if u != nil {
-		v.merged(p, complete(merge(base, r.Settings), proxy.DetectService(u.Hostname())), u.Hostname())
+		v.merged(p, complete(merge(base, r.Settings), awsendpoint.Detect(u.Hostname()), true), u.Hostname())
 	}
 }
 
@@ -196,7 +196,7 @@ func (v *validator) host(i int, base Settings, names map[string]int, seen map[st
 	// A pattern whose matches differ in service (*.us-east-1.amazonaws.com)
 	// is resolved per request; a fixed one must be complete now.
 	if hostOK && fixedPattern(h.Host) {
-		v.merged(p, complete(merge(s, h.Settings), detectPattern(h.Host)), h.Host)
+		v.merged(p, complete(merge(s, h.Settings), detectPattern(h.Host), true), h.Host)
 	}
 }
 
@@ -212,8 +212,8 @@ func (v *validator) settings(p string, s Settings) {
 	v.enum(p+".payload", s.Payload)
 	v.enum(p+".signing.algorithm", s.Signing.Algorithm)
 	v.enum(p+".signing.mode", s.Signing.Mode)
-	if l := s.Signing.Lifetime; l != 0 && (l < Duration(time.Second) || l > Duration(7*24*time.Hour)) {
-		v.add(p+".signing.lifetime", "%s is out of range: a query signature lives 1s to 7d", l)
+	if l := s.Signing.Lifetime; l != 0 && (l < MinLifetime || l > MaxLifetime) {
+		v.add(p+".signing.lifetime", "%s is out of range: a query signature lives %s to %s", l, MinLifetime, MaxLifetime)
 	}
 	for j, r := range s.Signing.RegionSet {
 		if !regionSetItem.MatchString(r) {
@@ -240,11 +240,11 @@ func (v *validator) settings(p string, s Settings) {
 // enumValues lists the accepted values of each enumerated type; the JSON
 // Schema is generated from the same table.
 var enumValues = map[reflect.Type][]string{
-	reflect.TypeFor[PayloadMode]():      {"auto", "unsigned", "signed", "streaming"},
+	reflect.TypeFor[PayloadMode]():      anyStrings(PayloadModes()),
 	reflect.TypeFor[Algorithm]():        {"sigv4", "sigv4a"},
 	reflect.TypeFor[SignMode]():         {"header", "query"},
 	reflect.TypeFor[AuthMethod]():       {"api_key", "sigv4", "jwt", "mtls", "none"},
-	reflect.TypeFor[CredentialSource](): anyStrings(credentialSources),
+	reflect.TypeFor[CredentialSource](): anyStrings(CredentialSources()),
 }
 
 func anyStrings[T ~string](xs []T) []string {

@@ -288,3 +288,52 @@ func TestSecretsNeverShown(t *testing.T) {
 		t.Errorf("redacted forms missing:\n%s", out)
 	}
 }
+
+// TestMultiRegionAccessPoint: an S3 Multi-Region Access Point host is S3,
+// signed with SigV4A over every region, with nothing else written; an
+// explicit algorithm or region set still wins.
+func TestMultiRegionAccessPoint(t *testing.T) {
+	cfg, err := Parse([]byte(`routes:
+  - name: mrap
+    url: https://mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com
+  - name: mrap-us
+    match: {path_prefix: /us}
+    url: https://mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com
+    signing: {region_set: [us-east-1, us-west-2]}
+hosts:
+  - host: '*.mrap.accesspoint.s3-global.amazonaws.com'
+  - host: '*.us-east-1.amazonaws.com'
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		s         Settings
+		service   string
+		region    string
+		algorithm Algorithm
+		regionSet []string
+	}{
+		{"route", cfg.Routes[0].Settings, "s3", "", SigV4A, []string{"*"}},
+		{"route with its own region set", cfg.Routes[1].Settings, "s3", "", SigV4A, []string{"us-east-1", "us-west-2"}},
+		{"host pattern of access points", cfg.Hosts[0].Settings, "s3", "", SigV4A, []string{"*"}},
+		// Left to the proxy, which detects per host.
+		{"host pattern of many services", cfg.Hosts[1].Settings, "", "us-east-1", "", nil},
+	}
+	for _, c := range checks {
+		if c.s.Service != c.service || c.s.Region != c.region || c.s.Signing.Algorithm != c.algorithm || !reflect.DeepEqual(c.s.Signing.RegionSet, c.regionSet) {
+			t.Errorf("%s: service %q region %q algorithm %q region set %q, want %q %q %q %q",
+				c.name, c.s.Service, c.s.Region, c.s.Signing.Algorithm, c.s.Signing.RegionSet, c.service, c.region, c.algorithm, c.regionSet)
+		}
+	}
+	// sigv4 written out wins, and then a region is needed as for any S3 host.
+	ps := parseProblems(t, `routes:
+  - name: mrap
+    url: https://mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com
+    signing: {algorithm: sigv4}
+`, nil)
+	if len(ps) != 1 || ps[0].Field != "routes[0].region" {
+		t.Errorf("problems %v, want one for routes[0].region", ps)
+	}
+}

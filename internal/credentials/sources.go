@@ -18,29 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-)
 
-// The credential sources a route may name, in the order the SDK's default
-// chain tries them (static keys from the config file come first: they are
-// the most explicit choice).
-const (
-	SourceDefault         = "default"
-	SourceStatic          = "static"
-	SourceEnv             = "env"
-	SourceProfile         = "profile"
-	SourceSSO             = "sso"
-	SourceProcess         = "process"
-	SourceWebIdentityFile = "web_identity_file"
-	SourceContainer       = "container"
-	SourceIMDS            = "imds"
+	swconfig "github.com/signway/signway/internal/config"
 )
-
-// SourceNames lists the valid SourceSpec.Source values, for config
-// validation messages.
-func SourceNames() []string {
-	return []string{SourceDefault, SourceStatic, SourceEnv, SourceProfile, SourceSSO,
-		SourceProcess, SourceWebIdentityFile, SourceContainer, SourceIMDS}
-}
 
 // StaticKeys are long-term or temporary keys given in the configuration.
 // The config package resolves env:/file: references (ReadSecretRef) before
@@ -52,8 +32,9 @@ type StaticKeys struct {
 // SourceSpec selects one credential source explicitly, for a route that must
 // not fall through the default chain to whatever else the host offers.
 type SourceSpec struct {
-	// Source is one of SourceNames(); empty means SourceDefault.
-	Source string
+	// Source is any of swconfig.CredentialSources() but the per-caller
+	// one; empty means default.
+	Source swconfig.CredentialSource
 	// Profile is the shared config profile for default, profile, sso and
 	// process; empty means AWS_PROFILE, else "default".
 	Profile string
@@ -79,7 +60,7 @@ type SourceSpec struct {
 func FromSource(ctx context.Context, spec SourceSpec) (Provider, error) {
 	src := spec.Source
 	if src == "" {
-		src = SourceDefault
+		src = swconfig.SourceDefault
 	}
 	p, err := fromSource(ctx, src, spec)
 	if err != nil {
@@ -88,18 +69,18 @@ func FromSource(ctx context.Context, spec SourceSpec) (Provider, error) {
 	return p, nil
 }
 
-func fromSource(ctx context.Context, src string, spec SourceSpec) (Provider, error) {
+func fromSource(ctx context.Context, src swconfig.CredentialSource, spec SourceSpec) (Provider, error) {
 	switch src {
-	case SourceDefault:
+	case swconfig.SourceDefault:
 		return DefaultChain(ctx, ChainOptions{Profile: spec.Profile, Region: spec.Region, HTTPClient: spec.HTTPClient})
-	case SourceStatic:
+	case swconfig.SourceStatic:
 		k := spec.Static
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
 			return nil, errors.New("access_key_id and secret_access_key are both required (give them as env:NAME or file:/path references)")
 		}
 		return &sdkProvider{p: sdkcreds.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, k.SessionToken),
 			name: "static keys " + k.AccessKeyID}, nil
-	case SourceEnv:
+	case swconfig.SourceEnv:
 		env, err := config.NewEnvConfig()
 		if err != nil {
 			return nil, err
@@ -108,15 +89,15 @@ func fromSource(ctx context.Context, src string, spec SourceSpec) (Provider, err
 			return nil, errors.New("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set; set them (and AWS_SESSION_TOKEN for temporary keys)")
 		}
 		return &sdkProvider{p: sdkcreds.StaticCredentialsProvider{Value: env.Credentials}, name: "environment variables"}, nil
-	case SourceProfile, SourceSSO:
+	case swconfig.SourceProfile, swconfig.SourceSSO:
 		return profileSource(ctx, src, spec)
-	case SourceProcess:
+	case swconfig.SourceProcess:
 		return processSource(ctx, spec)
-	case SourceWebIdentityFile:
+	case swconfig.SourceWebIdentityFile:
 		return webIdentityFileSource(ctx, spec)
-	case SourceContainer:
+	case swconfig.SourceContainer:
 		return containerSource(ctx, spec)
-	case SourceIMDS:
+	case swconfig.SourceIMDS:
 		return imdsSource(ctx, spec)
 	}
 	return nil, fmt.Errorf("unknown source; want one of %s", strings.Join(SourceNames(), ", "))
@@ -161,13 +142,13 @@ func sharedConfig(cfg aws.Config) config.SharedConfig {
 // web_identity_token_file), ignoring the environment's keys. sso additionally
 // insists that the profile is an SSO profile, so that a route meant to use a
 // developer's SSO login cannot silently pick up something else.
-func profileSource(ctx context.Context, src string, spec SourceSpec) (Provider, error) {
+func profileSource(ctx context.Context, src swconfig.CredentialSource, spec SourceSpec) (Provider, error) {
 	name := profileName(spec.Profile)
 	cfg, err := loadChain(ctx, ChainOptions{Profile: name, Region: spec.Region, HTTPClient: spec.HTTPClient})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w (check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)", name, err)
 	}
-	if src == SourceSSO {
+	if src == swconfig.SourceSSO {
 		sc := sharedConfig(cfg)
 		if sc.SSOSessionName == "" && sc.SSOStartURL == "" {
 			return nil, fmt.Errorf("profile %s has neither sso_session nor sso_start_url; create one with `aws configure sso --profile %s`", name, name)
@@ -355,4 +336,16 @@ func ReadSecretRef(ref string) (string, error) {
 		return v, nil
 	}
 	return "", errors.New(`a secret reference must be "env:NAME" or "file:/path"`)
+}
+
+// SourceNames lists the sources FromSource takes: every one but the
+// per-caller one, which is built from each request's token.
+func SourceNames() []string {
+	var out []string
+	for _, s := range swconfig.CredentialSources() {
+		if s != swconfig.SourceCallerWebIdentity {
+			out = append(out, string(s))
+		}
+	}
+	return out
 }

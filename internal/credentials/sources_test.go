@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	swconfig "github.com/signway/signway/internal/config"
 )
 
 // The environment's keys, present in every FromSource case: an explicit
@@ -54,7 +56,7 @@ func TestFromSourceCredentials(t *testing.T) {
 			name: "env",
 			setup: func(t *testing.T, dir string) SourceSpec {
 				t.Setenv("AWS_SESSION_TOKEN", "env-token")
-				return SourceSpec{Source: SourceEnv}
+				return SourceSpec{Source: swconfig.SourceEnv}
 			},
 			wantKeyID: envKeyID, wantSource: "EnvConfigCredentials",
 		},
@@ -68,7 +70,7 @@ func TestFromSourceCredentials(t *testing.T) {
 		{
 			name: "static ignores the environment",
 			setup: func(t *testing.T, dir string) SourceSpec {
-				return SourceSpec{Source: SourceStatic, Static: StaticKeys{AccessKeyID: "AKIASTATIC0000000001", SecretAccessKey: "static-secret"}}
+				return SourceSpec{Source: swconfig.SourceStatic, Static: StaticKeys{AccessKeyID: "AKIASTATIC0000000001", SecretAccessKey: "static-secret"}}
 			},
 			wantKeyID: "AKIASTATIC0000000001", wantSource: "StaticCredentials",
 		},
@@ -77,7 +79,7 @@ func TestFromSourceCredentials(t *testing.T) {
 			setup: func(t *testing.T, dir string) SourceSpec {
 				t.Setenv("AWS_SHARED_CREDENTIALS_FILE", writeFile(t, filepath.Join(dir, "credentials"),
 					"[ops]\naws_access_key_id = AKIAOPS0000000000001\naws_secret_access_key = ops-secret\n", 0o600))
-				return SourceSpec{Source: SourceProfile, Profile: "ops"}
+				return SourceSpec{Source: swconfig.SourceProfile, Profile: "ops"}
 			},
 			wantKeyID: "AKIAOPS0000000000001", wantSource: "SharedConfigCredentials",
 		},
@@ -87,7 +89,7 @@ func TestFromSourceCredentials(t *testing.T) {
 				t.Setenv("AWS_SHARED_CREDENTIALS_FILE", writeFile(t, filepath.Join(dir, "credentials"),
 					"[dev]\naws_access_key_id = AKIADEV0000000000001\naws_secret_access_key = dev-secret\n", 0o600))
 				t.Setenv("AWS_PROFILE", "dev")
-				return SourceSpec{Source: SourceProfile}
+				return SourceSpec{Source: swconfig.SourceProfile}
 			},
 			wantKeyID: "AKIADEV0000000000001", wantSource: "SharedConfigCredentials",
 		},
@@ -99,7 +101,7 @@ echo '{"Version": 1, "AccessKeyId": "ASIAPROCESS000000001", "SecretAccessKey": "
 `, expiry.Format(time.RFC3339)), 0o700)
 				t.Setenv("AWS_CONFIG_FILE", writeFile(t, filepath.Join(dir, "config"),
 					"[profile proc]\naws_access_key_id = AKIAIGNORED000000001\naws_secret_access_key = x\ncredential_process = "+script+"\n", 0o600))
-				return SourceSpec{Source: SourceProcess, Profile: "proc"}
+				return SourceSpec{Source: swconfig.SourceProcess, Profile: "proc"}
 			},
 			wantKeyID: "ASIAPROCESS000000001", wantSource: "ProcessProvider", wantExpiry: true,
 		},
@@ -129,7 +131,7 @@ sso_region = us-east-1
 sso_start_url = https://example.awsapps.com/start
 `, 0o600))
 				t.Setenv("AWS_ENDPOINT_URL_SSO", ssoPortal(t, "sso-access-token").URL)
-				return SourceSpec{Source: SourceSSO, Profile: "dev"}
+				return SourceSpec{Source: swconfig.SourceSSO, Profile: "dev"}
 			},
 			wantKeyID: "ASIASSO0000000000001", wantSource: "SSOProvider", wantExpiry: true,
 		},
@@ -140,7 +142,7 @@ sso_start_url = https://example.awsapps.com/start
 				t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds")
 				// Written with a newline, as a hand-made or templated file may be.
 				t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", writeFile(t, filepath.Join(dir, "token"), "pod-identity-token\n", 0o600))
-				return SourceSpec{Source: SourceContainer}
+				return SourceSpec{Source: swconfig.SourceContainer}
 			},
 			wantKeyID: "ASIACONTAINER0000001", wantSource: "CredentialsEndpointProvider", wantExpiry: true,
 		},
@@ -150,7 +152,7 @@ sso_start_url = https://example.awsapps.com/start
 				srv := containerServer(t, "static-container-token")
 				t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds")
 				t.Setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", "static-container-token")
-				return SourceSpec{Source: SourceContainer}
+				return SourceSpec{Source: swconfig.SourceContainer}
 			},
 			wantKeyID: "ASIACONTAINER0000001", wantSource: "CredentialsEndpointProvider", wantExpiry: true,
 		},
@@ -165,7 +167,7 @@ sso_start_url = https://example.awsapps.com/start
 						t.Error("no IMDSv2 token was requested")
 					}
 				})
-				return SourceSpec{Source: SourceIMDS, Region: "eu-west-1"}
+				return SourceSpec{Source: swconfig.SourceIMDS, Region: "eu-west-1"}
 			},
 			wantKeyID: "ASIAIMDS0000000001", wantSource: "EC2RoleProvider", wantExpiry: true,
 		},
@@ -208,33 +210,35 @@ func TestFromSourceCredentialsMisconfigured(t *testing.T) {
 	}{
 		{"unknown source", func(*testing.T, string) SourceSpec { return SourceSpec{Source: "vault"} },
 			[]string{"source vault", "web_identity_file"}},
-		{"env without keys", func(*testing.T, string) SourceSpec { return SourceSpec{Source: SourceEnv} },
+		{"env without keys", func(*testing.T, string) SourceSpec { return SourceSpec{Source: swconfig.SourceEnv} },
 			[]string{"source env", "AWS_ACCESS_KEY_ID"}},
 		{"static without a secret", func(*testing.T, string) SourceSpec {
-			return SourceSpec{Source: SourceStatic, Static: StaticKeys{AccessKeyID: "AKIA1"}}
+			return SourceSpec{Source: swconfig.SourceStatic, Static: StaticKeys{AccessKeyID: "AKIA1"}}
 		}, []string{"source static", "secret_access_key"}},
-		{"profile that does not exist", func(*testing.T, string) SourceSpec { return SourceSpec{Source: SourceProfile, Profile: "nope"} },
+		{"profile that does not exist", func(*testing.T, string) SourceSpec {
+			return SourceSpec{Source: swconfig.SourceProfile, Profile: "nope"}
+		},
 			[]string{"source profile", "nope"}},
 		{"sso on a profile without SSO", func(t *testing.T, dir string) SourceSpec {
 			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", writeFile(t, filepath.Join(dir, "credentials"),
 				"[dev]\naws_access_key_id = AKIADEV0000000000001\naws_secret_access_key = dev-secret\n", 0o600))
-			return SourceSpec{Source: SourceSSO, Profile: "dev"}
+			return SourceSpec{Source: swconfig.SourceSSO, Profile: "dev"}
 		}, []string{"source sso", "aws configure sso --profile dev"}},
 		{"process on a profile without credential_process", func(t *testing.T, dir string) SourceSpec {
 			t.Setenv("AWS_CONFIG_FILE", writeFile(t, filepath.Join(dir, "config"), "[profile p]\nregion = us-east-1\n", 0o600))
-			return SourceSpec{Source: SourceProcess, Profile: "p"}
+			return SourceSpec{Source: swconfig.SourceProcess, Profile: "p"}
 		}, []string{"source process", "profile p has no credential_process"}},
 		{"web identity without a role", func(t *testing.T, dir string) SourceSpec {
 			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", filepath.Join(dir, "token"))
-			return SourceSpec{Source: SourceWebIdentityFile}
+			return SourceSpec{Source: swconfig.SourceWebIdentityFile}
 		}, []string{"source web_identity_file", "AWS_ROLE_ARN"}},
-		{"container without an endpoint", func(*testing.T, string) SourceSpec { return SourceSpec{Source: SourceContainer} },
+		{"container without an endpoint", func(*testing.T, string) SourceSpec { return SourceSpec{Source: swconfig.SourceContainer} },
 			[]string{"source container", "AWS_CONTAINER_CREDENTIALS_FULL_URI"}},
 		{"container over plain http to a foreign host", func(t *testing.T, dir string) SourceSpec {
 			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://192.0.2.10/creds")
-			return SourceSpec{Source: SourceContainer}
+			return SourceSpec{Source: swconfig.SourceContainer}
 		}, []string{"source container", "192.0.2.10", "https"}},
-		{"imds disabled", func(*testing.T, string) SourceSpec { return SourceSpec{Source: SourceIMDS} },
+		{"imds disabled", func(*testing.T, string) SourceSpec { return SourceSpec{Source: swconfig.SourceIMDS} },
 			[]string{"source imds", "AWS_EC2_METADATA_DISABLED"}},
 	}
 	for _, tt := range tests {
@@ -265,7 +269,7 @@ func TestFromSourceCredentialsWebIdentityFileMoto(t *testing.T) {
 			t.Setenv("AWS_WEB_IDENTITY_TOKEN_FILE", writeFile(t, filepath.Join(dir, "token"),
 				fakeJWT(t, time.Now().Add(time.Hour), "system:serviceaccount:default:app"), 0o600))
 			t.Setenv("AWS_ROLE_ARN", roleARN)
-			spec := SourceSpec{Source: SourceWebIdentityFile, Region: "eu-west-1", STSEndpoint: endpoint}
+			spec := SourceSpec{Source: swconfig.SourceWebIdentityFile, Region: "eu-west-1", STSEndpoint: endpoint}
 			if viaEnv {
 				spec.STSEndpoint = ""
 				t.Setenv("AWS_ENDPOINT_URL_STS", endpoint)

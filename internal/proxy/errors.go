@@ -77,14 +77,14 @@ func classify(r *http.Request, err error, target string) failure {
 			"; `signway credentials check` shows what each source answers (docs/credentials.md lists the sources)", "credentials"}
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return failure{http.StatusGatewayTimeout, "UpstreamTimeout",
-			fmt.Sprintf("the upstream %s did not answer in time (%v); check its health or raise --connect-timeout/--request-timeout", target, err), "timeout"}
+			fmt.Sprintf("the upstream %s did not answer in time (%v); check its health or raise the route's connect or response timeout", target, err), "timeout"}
 	}
 	var tlsErr *tls.CertificateVerificationError
 	var unknownCA x509.UnknownAuthorityError
 	var hostErr x509.HostnameError
 	if errors.As(err, &tlsErr) || errors.As(err, &unknownCA) || errors.As(err, &hostErr) {
 		return failure{http.StatusBadGateway, "UpstreamTLSError",
-			fmt.Sprintf("the upstream %s's TLS certificate was not accepted (%v); pass its CA with --ca", target, err), "connect"}
+			fmt.Sprintf("the upstream %s's TLS certificate was not accepted (%v); trust the CA that issued it with the route's upstream CA file", target, err), "connect"}
 	}
 	var opErr *net.OpError
 	var dnsErr *net.DNSError

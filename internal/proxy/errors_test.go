@@ -140,7 +140,7 @@ func TestFailuresAreMappedAndExplained(t *testing.T) {
 }
 
 // TestConnectTimeoutCoversTLSHandshake: an upstream that accepts the TCP
-// connection and then says nothing is a 504 after --connect-timeout.
+// connection and then says nothing is a 504 after the connect timeout.
 func TestConnectTimeoutCoversTLSHandshake(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -12,34 +12,6 @@ import (
 	"sync/atomic"
 )
 
-// PayloadMode says how a request body is covered by the signature.
-type PayloadMode string
-
-const (
-	// PayloadAuto streams S3 PutObject and UploadPart bodies of known
-	// length with chunk signatures and hashes every other body.
-	PayloadAuto PayloadMode = "auto"
-	// PayloadUnsigned sends UNSIGNED-PAYLOAD and streams the body untouched.
-	PayloadUnsigned PayloadMode = "unsigned"
-	// PayloadSigned hashes the body while spooling it, then signs the hash.
-	PayloadSigned PayloadMode = "signed"
-	// PayloadStreaming sends S3 bodies of known length as aws-chunked with
-	// chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD): signed in bounded
-	// memory, never spooled. Other bodies are hashed as with PayloadSigned.
-	PayloadStreaming PayloadMode = "streaming"
-)
-
-// ParsePayloadMode accepts the --payload values.
-func ParsePayloadMode(s string) (PayloadMode, error) {
-	switch m := PayloadMode(s); m {
-	case PayloadAuto, PayloadUnsigned, PayloadSigned, PayloadStreaming:
-		return m, nil
-	case "":
-		return PayloadAuto, nil
-	}
-	return "", fmt.Errorf("payload mode %q is not one of auto, unsigned, signed, streaming", s)
-}
-
 // BodyTooLargeError is a body over the route's limit; the caller gets 413.
 type BodyTooLargeError struct{ Limit int64 }
 

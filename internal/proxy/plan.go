@@ -1,6 +1,10 @@
 package proxy
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/signway/signway/internal/config"
+)
 
 // The payload plan: what the signing transport sends for one request body,
 // decided by planPayload alone from the route's settings and what the caller
@@ -48,7 +52,7 @@ const (
 
 // payloadFacts is what planPayload decides from.
 type payloadFacts struct {
-	mode    PayloadMode
+	mode    config.PayloadMode
 	s3      bool // the route's service is S3 or one of its relatives
 	presign bool // signed in the query, not in an Authorization header
 	// objectUpload is a PutObject or UploadPart (auto streams only those).
@@ -79,7 +83,7 @@ type payloadPlan struct {
 // the body, whatever the payload mode.
 func planPayload(f payloadFacts) payloadPlan {
 	presignedS3 := f.presign && f.s3
-	unsigned := presignedS3 || f.mode == PayloadUnsigned
+	unsigned := presignedS3 || f.mode == config.PayloadUnsigned
 	p := payloadPlan{checkClaim: f.claimed, presign: f.presign}
 	carry := trailerNone
 	if f.chunked && f.trailer {
@@ -92,7 +96,7 @@ func planPayload(f payloadFacts) payloadPlan {
 			p.hash = hashUnsigned
 		}
 	case f.s3 && !f.presign && f.length > 0 &&
-		(f.mode == PayloadStreaming || f.mode == PayloadAuto && f.objectUpload):
+		(f.mode == config.PayloadStreaming || f.mode == config.PayloadAuto && f.objectUpload):
 		// Signed chunks need the decoded length up front (S3 wants
 		// x-amz-decoded-content-length) and an Authorization header.
 		p.body, p.hash = bodySignedChunks, hashStreaming

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/signway/signway/internal/config"
 )
 
 var (
@@ -48,32 +50,32 @@ func TestPlanPayload(t *testing.T) {
 	)
 	type cells [4]string // by callerKinds
 	tests := []struct {
-		mode           PayloadMode
+		mode           config.PayloadMode
 		s3, presign    bool
 		known, unknown cells
 	}{
-		{PayloadAuto, true, false, cells{sChunks, sChunks, sChunks, sChunksTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadAuto, true, false, cells{sChunks, sChunks, sChunks, sChunksTr}, cells{spool, spool, spool, spoolTr}},
 		// S3 presigned URLs never cover the body: UNSIGNED-PAYLOAD in every mode.
-		{PayloadAuto, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
-		{PayloadAuto, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
-		{PayloadAuto, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadAuto, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
+		{config.PayloadAuto, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadAuto, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
 
 		// S3 refuses a chunked PUT: a body of unknown length is spooled to
 		// learn it.
-		{PayloadUnsigned, true, false, cells{stream, streamHash, stream, uChunksTr}, cells{spoolU, spoolU, spoolU, spoolUTr}},
-		{PayloadUnsigned, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
-		{PayloadUnsigned, false, false, cells{stream, streamHash, stream, uChunksTr}, cells{stream, streamHash, stream, stream}},
-		{PayloadUnsigned, false, true, cells{stream, streamHash, stream, uChunksTr}, cells{stream, streamHash, stream, stream}},
+		{config.PayloadUnsigned, true, false, cells{stream, streamHash, stream, uChunksTr}, cells{spoolU, spoolU, spoolU, spoolUTr}},
+		{config.PayloadUnsigned, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
+		{config.PayloadUnsigned, false, false, cells{stream, streamHash, stream, uChunksTr}, cells{stream, streamHash, stream, stream}},
+		{config.PayloadUnsigned, false, true, cells{stream, streamHash, stream, uChunksTr}, cells{stream, streamHash, stream, stream}},
 
-		{PayloadSigned, true, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
-		{PayloadSigned, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
-		{PayloadSigned, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
-		{PayloadSigned, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadSigned, true, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadSigned, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
+		{config.PayloadSigned, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadSigned, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
 
-		{PayloadStreaming, true, false, cells{sChunks, sChunks, sChunks, sChunksTr}, cells{spool, spool, spool, spoolTr}},
-		{PayloadStreaming, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
-		{PayloadStreaming, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
-		{PayloadStreaming, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadStreaming, true, false, cells{sChunks, sChunks, sChunks, sChunksTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadStreaming, true, true, cells{stream, stream, stream, stream}, cells{spoolU, spoolU, spoolU, spoolUTr}},
+		{config.PayloadStreaming, false, false, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
+		{config.PayloadStreaming, false, true, cells{spool, spool, spool, spoolTr}, cells{spool, spool, spool, spoolTr}},
 	}
 	seen := map[string]bool{}
 	for _, tt := range tests {
@@ -115,12 +117,12 @@ func TestPlanPayloadEdges(t *testing.T) {
 		f    payloadFacts
 		want string
 	}{
-		{"auto streams only object uploads", payloadFacts{mode: PayloadAuto, s3: true, length: 10}, "spool spooled -"},
-		{"streaming mode streams any S3 body", payloadFacts{mode: PayloadStreaming, s3: true, length: 10}, "schunks marker -"},
-		{"no body", payloadFacts{mode: PayloadAuto, s3: true, objectUpload: true}, "none empty -"},
-		{"no body, presigned S3", payloadFacts{mode: PayloadSigned, s3: true, presign: true}, "none unsigned -"},
-		{"no body, presigned elsewhere", payloadFacts{mode: PayloadSigned, presign: true}, "none empty -"},
-		{"no body, unsigned mode", payloadFacts{mode: PayloadUnsigned, s3: true}, "none empty -"},
+		{"auto streams only object uploads", payloadFacts{mode: config.PayloadAuto, s3: true, length: 10}, "spool spooled -"},
+		{"streaming mode streams any S3 body", payloadFacts{mode: config.PayloadStreaming, s3: true, length: 10}, "schunks marker -"},
+		{"no body", payloadFacts{mode: config.PayloadAuto, s3: true, objectUpload: true}, "none empty -"},
+		{"no body, presigned S3", payloadFacts{mode: config.PayloadSigned, s3: true, presign: true}, "none unsigned -"},
+		{"no body, presigned elsewhere", payloadFacts{mode: config.PayloadSigned, presign: true}, "none empty -"},
+		{"no body, unsigned mode", payloadFacts{mode: config.PayloadUnsigned, s3: true}, "none empty -"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -276,19 +277,19 @@ func TestBodies(t *testing.T) {
 		name        string
 		service     string
 		tls         bool // pretend the target is https for the auto decision
-		mode        PayloadMode
+		mode        config.PayloadMode
 		chunked     bool
 		wantHash    string
 		wantLengthy bool // upstream must see a Content-Length
 	}{
-		{"s3 auto streams an object upload", "s3", false, PayloadAuto, false, sigv4.StreamingPayload, false},
-		{"s3 auto without length hashes", "s3", false, PayloadAuto, true, hex.EncodeToString(sum[:]), true},
-		{"s3 streaming", "s3", false, PayloadStreaming, false, sigv4.StreamingPayload, false},
-		{"s3 unsigned streams", "s3", false, PayloadUnsigned, false, sigv4.UnsignedPayload, true},
-		{"s3 unsigned without length is spooled for a length", "s3", false, PayloadUnsigned, true, sigv4.UnsignedPayload, true},
-		{"es signed", "es", false, PayloadAuto, false, hex.EncodeToString(sum[:]), true},
-		{"es signed chunked", "es", false, PayloadSigned, true, hex.EncodeToString(sum[:]), true},
-		{"execute-api unsigned chunked streams chunked", "execute-api", false, PayloadUnsigned, true, sigv4.UnsignedPayload, false},
+		{"s3 auto streams an object upload", "s3", false, config.PayloadAuto, false, sigv4.StreamingPayload, false},
+		{"s3 auto without length hashes", "s3", false, config.PayloadAuto, true, hex.EncodeToString(sum[:]), true},
+		{"s3 streaming", "s3", false, config.PayloadStreaming, false, sigv4.StreamingPayload, false},
+		{"s3 unsigned streams", "s3", false, config.PayloadUnsigned, false, sigv4.UnsignedPayload, true},
+		{"s3 unsigned without length is spooled for a length", "s3", false, config.PayloadUnsigned, true, sigv4.UnsignedPayload, true},
+		{"es signed", "es", false, config.PayloadAuto, false, hex.EncodeToString(sum[:]), true},
+		{"es signed chunked", "es", false, config.PayloadSigned, true, hex.EncodeToString(sum[:]), true},
+		{"execute-api unsigned chunked streams chunked", "execute-api", false, config.PayloadUnsigned, true, sigv4.UnsignedPayload, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -338,7 +339,7 @@ func TestSpoolFilesAreRemoved(t *testing.T) {
 }
 
 func TestExpectContinue(t *testing.T) {
-	f := newFixture(t, "s3", func(r *Route) { r.Payload = PayloadUnsigned })
+	f := newFixture(t, "s3", func(r *Route) { r.Payload = config.PayloadUnsigned })
 	req := newRequest(t, http.MethodPut, f.proxy.URL+"/bucket/obj", strings.NewReader("expect me"))
 	req.Header.Set("Expect", "100-continue")
 	client := &http.Client{Transport: &http.Transport{ExpectContinueTimeout: 5 * time.Second}}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -14,7 +16,10 @@ import (
 // request, so it must serve from a cache.
 type CredentialsFunc func(ctx context.Context) (sigv4.Credentials, error)
 
-// Route is one upstream and how requests to it are signed.
+// Route is one upstream and how requests to it are signed. Its settings come
+// from a validated config (config.Validate checks what a user wrote); a zero
+// setting takes config's default, and prepare reports only what no valid
+// config produces.
 type Route struct {
 	Name    string
 	Target  *url.URL
@@ -22,24 +27,26 @@ type Route struct {
 	Region  string
 	// Credentials supplies the signing keys.
 	Credentials CredentialsFunc
-	// Payload says how bodies are signed; "" is PayloadAuto.
-	Payload PayloadMode
+	// Payload says how bodies are signed; "" is config.DefaultPayload.
+	Payload config.PayloadMode
 	// SignQuery signs in the query string (a presigned URL) valid for
-	// Lifetime, instead of an Authorization header.
+	// Lifetime (0: config.DefaultLifetime), instead of an Authorization
+	// header.
 	SignQuery bool
 	Lifetime  time.Duration
 	// Headers is the signed-header policy; nil signs all but the never-signed.
 	Headers *sigv4.HeaderPolicy
-	// MaxBodyBytes caps bodies that must be hashed before sending.
+	// MaxBodyBytes caps bodies that must be hashed before sending; 0 is
+	// config.DefaultMaxBodySize.
 	MaxBodyBytes int64
 	// SpoolMemoryBytes of a hashed body stay in memory; the rest goes to a
 	// temporary file in SpoolDir (os.TempDir() when empty).
 	SpoolMemoryBytes int64
 	SpoolDir         string
-	// SigningAlgorithm is "sigv4" (the default) or "sigv4a"; SigV4A signs
-	// for every region of RegionSet (default: Region; "*" and "us-east-*"
-	// patterns allowed), for S3 Multi-Region Access Points and the like.
-	SigningAlgorithm string
+	// SigningAlgorithm is sigv4 ("" too) or sigv4a; SigV4A signs for every
+	// region of RegionSet (default: Region; "*" and "us-east-*" patterns
+	// allowed), for S3 Multi-Region Access Points and the like.
+	SigningAlgorithm config.Algorithm
 	RegionSet        []string
 
 	params        sigv4.Params // precomputed once: shared read-only by requests
@@ -49,56 +56,53 @@ type Route struct {
 	virtualHosted bool // S3 with the bucket in the host: the path is the key
 }
 
-// Defaults for the body limits.
-const (
-	DefaultMaxBodyBytes     = 5 << 30 // S3's single PUT limit
-	DefaultSpoolMemoryBytes = 1 << 20
-)
+// DefaultSpoolMemoryBytes of a hashed body stay in memory.
+const DefaultSpoolMemoryBytes = 1 << 20
 
+// prepare fills the zero settings with their defaults and precomputes what
+// every request needs. Its errors are programming errors (a Route no valid
+// config yields), so they name the Route field, not a setting of the user's.
 func (rt *Route) prepare() error {
 	if rt.Target == nil || rt.Target.Host == "" || (rt.Target.Scheme != "http" && rt.Target.Scheme != "https") {
-		return fmt.Errorf("route %q: the upstream URL must be absolute http(s), like https://bucket.s3.us-east-1.amazonaws.com", rt.Name)
-	}
-	if rt.Service == "" || rt.Region == "" {
-		return fmt.Errorf("route %q: service and region are required", rt.Name)
+		return fmt.Errorf("route %q: Target must be an absolute http(s) URL, got %v", rt.Name, rt.Target)
 	}
 	if rt.Credentials == nil {
-		return fmt.Errorf("route %q: no credentials", rt.Name)
+		return fmt.Errorf("route %q: Credentials is nil", rt.Name)
 	}
 	if rt.Payload == "" {
-		rt.Payload = PayloadAuto
+		rt.Payload = config.DefaultPayload
 	}
-	if _, err := ParsePayloadMode(string(rt.Payload)); err != nil {
-		return fmt.Errorf("route %q: %w", rt.Name, err)
+	if !slices.Contains(config.PayloadModes(), rt.Payload) {
+		return fmt.Errorf("route %q: Payload %q is not a payload mode", rt.Name, rt.Payload)
 	}
-	if rt.SignQuery {
-		if rt.Lifetime == 0 {
-			rt.Lifetime = 15 * time.Minute
-		}
-		if rt.Lifetime < time.Second || rt.Lifetime > 7*24*time.Hour {
-			return fmt.Errorf("route %q: signature lifetime %s must be between 1s and 7 days", rt.Name, rt.Lifetime)
-		}
+	if rt.SignQuery && rt.Lifetime == 0 {
+		rt.Lifetime = config.DefaultLifetime.D()
+	}
+	if rt.SignQuery && (rt.Lifetime < config.MinLifetime.D() || rt.Lifetime > config.MaxLifetime.D()) {
+		return fmt.Errorf("route %q: Lifetime %s is outside [%s, %s]", rt.Name, rt.Lifetime, config.MinLifetime, config.MaxLifetime)
 	}
 	if rt.MaxBodyBytes <= 0 {
-		rt.MaxBodyBytes = DefaultMaxBodyBytes
+		rt.MaxBodyBytes = int64(config.DefaultMaxBodySize)
 	}
 	if rt.SpoolMemoryBytes <= 0 {
 		rt.SpoolMemoryBytes = DefaultSpoolMemoryBytes
 	}
-	switch strings.ToLower(rt.SigningAlgorithm) {
-	case "", "sigv4":
-	case "sigv4a":
+	switch rt.SigningAlgorithm {
+	case "", config.SigV4:
+	case config.SigV4A:
 		rt.v4a = true
-		if len(rt.RegionSet) == 0 {
+		if len(rt.RegionSet) == 0 && rt.Region != "" {
 			rt.RegionSet = []string{rt.Region}
 		}
-		for _, r := range rt.RegionSet {
-			if r == "" || strings.ContainsAny(r, ", \t") {
-				return fmt.Errorf("route %q: region set entry %q must be a region or a pattern such as us-east-* or *", rt.Name, r)
-			}
+		if len(rt.RegionSet) == 0 || slices.ContainsFunc(rt.RegionSet, func(r string) bool { return r == "" || strings.ContainsAny(r, ", \t") }) {
+			return fmt.Errorf("route %q: RegionSet %q must list regions or patterns", rt.Name, rt.RegionSet)
 		}
 	default:
-		return fmt.Errorf("route %q: signing algorithm %q is not sigv4 or sigv4a", rt.Name, rt.SigningAlgorithm)
+		return fmt.Errorf("route %q: SigningAlgorithm %q is not sigv4 or sigv4a", rt.Name, rt.SigningAlgorithm)
+	}
+	// SigV4A scopes signatures to RegionSet; Region is not used.
+	if rt.Service == "" || rt.Region == "" && !rt.v4a {
+		return fmt.Errorf("route %q: Service and Region are required", rt.Name)
 	}
 	rt.s3 = sigv4.PathModeFor(rt.Service) == sigv4.PathS3
 	rt.virtualHosted = rt.s3 && virtualHostedS3(rt.Target.Host)

@@ -10,6 +10,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/signway/signway/internal/awsendpoint"
+	"github.com/signway/signway/internal/config"
 )
 
 // RouteSpec places a Route in a Router: which requests it takes and what is
@@ -19,8 +22,9 @@ type RouteSpec struct {
 	Match Match
 	// FromHost makes a host-based route, what awslabs/aws-sigv4-proxy does:
 	// the upstream is the caller's Host, which Match.Host must allow (it is
-	// then the allowlist entry). Route.Target stays nil; Route.Service and
-	// Route.Region, when empty, are detected from each host.
+	// then the allowlist entry). Route.Target stays nil; Route.Service,
+	// Route.Region and Route.SigningAlgorithm, when empty, are detected
+	// from each host.
 	FromHost bool
 	// Scheme and Port of a host-based upstream: https and the scheme's
 	// port unless set. The caller's own port is ignored: it cannot steer.
@@ -199,15 +203,21 @@ func (h *hostProxies) get(host string) (*Proxy, error) {
 		target = net.JoinHostPort(host, strconv.Itoa(p))
 	}
 	route.Target = &url.URL{Scheme: h.spec.Scheme, Host: target}
-	if route.Service == "" || route.Region == "" {
-		d := DetectService(host)
+	if route.Service == "" || route.Region == "" || route.SigningAlgorithm == "" {
+		d := awsendpoint.Detect(host)
 		if route.Service == "" {
 			route.Service = d.Service
 		}
 		if route.Region == "" {
 			route.Region = d.Region
 		}
-		if route.Service == "" || route.Region == "" {
+		if route.SigningAlgorithm == "" && d.MultiRegion {
+			route.SigningAlgorithm = config.SigV4A
+			if len(route.RegionSet) == 0 {
+				route.RegionSet = []string{awsendpoint.MultiRegionSet}
+			}
+		}
+		if route.Service == "" || route.Region == "" && route.SigningAlgorithm != config.SigV4A {
 			return nil, fmt.Errorf("host %q is allowed but its AWS service or region cannot be told from the name; set service and region on the host rule", host)
 		}
 	}

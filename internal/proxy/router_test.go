@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -342,5 +343,33 @@ func TestNewTableRejectsUnsafeSpecs(t *testing.T) {
 				t.Fatalf("err = %v, want it to say %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestHostBasedMultiRegionAccessPoint: a host-based route that leaves the
+// algorithm open signs an S3 Multi-Region Access Point host with SigV4A over
+// every region, detected from the host as for a route in the file.
+func TestHostBasedMultiRegionAccessPoint(t *testing.T) {
+	b := newBackend(t, "s3")
+	tbl, err := NewTable([]RouteSpec{{FromHost: true, Scheme: "http", Match: Match{Host: "*.amazonaws.com"},
+		Route: &Route{Name: "aws", Credentials: staticCreds}}}, Options{Transport: redirectingTransport(t, b.URL)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(NewRouter(tbl, Options{}))
+	defer srv.Close()
+	const host = "mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com"
+	if status := rawRequest(t, srv.URL, "GET /k HTTP/1.1\r\nHost: "+host+"\r\nConnection: close\r\n\r\n"); status != 200 {
+		t.Fatalf("status %d, want 200", status)
+	}
+	if b.count() != 1 {
+		t.Fatalf("backend got %d requests, want 1", b.count())
+	}
+	g := b.got[0]
+	if g.verifyErr != nil {
+		t.Fatal(g.verifyErr)
+	}
+	if g.verified.Algorithm != "AWS4-ECDSA-P256-SHA256" || !slices.Equal(g.verified.RegionSet, []string{"*"}) || g.verified.Service != "s3" {
+		t.Errorf("signed with %s for %s over %q, want SigV4A for s3 over [*]", g.verified.Algorithm, g.verified.Service, g.verified.RegionSet)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -45,15 +46,15 @@ func checksum(name string, data []byte) string {
 func TestCallerAWSChunkedIsResigned(t *testing.T) {
 	data := bytes.Repeat([]byte("signway-"), 30000) // 240,000 bytes: several chunks
 	tests := []struct {
-		mode        PayloadMode
+		mode        config.PayloadMode
 		trailer     string
 		wantPayload string // "" means the body's hex SHA-256
 		inTrailer   bool   // the checksum travels as a trailer, else as a header
 	}{
-		{PayloadAuto, "x-amz-checksum-crc32", sigv4.StreamingPayloadTrailer, true},
-		{PayloadStreaming, "x-amz-checksum-crc64nvme", sigv4.StreamingPayloadTrailer, true},
-		{PayloadSigned, "x-amz-checksum-crc32c", "", false},
-		{PayloadUnsigned, "x-amz-checksum-sha256", sigv4.StreamingUnsignedPayloadTrailer, true},
+		{config.PayloadAuto, "x-amz-checksum-crc32", sigv4.StreamingPayloadTrailer, true},
+		{config.PayloadStreaming, "x-amz-checksum-crc64nvme", sigv4.StreamingPayloadTrailer, true},
+		{config.PayloadSigned, "x-amz-checksum-crc32c", "", false},
+		{config.PayloadUnsigned, "x-amz-checksum-sha256", sigv4.StreamingUnsignedPayloadTrailer, true},
 	}
 	for _, tt := range tests {
 		t.Run(fmt.Sprintf("%s/%s", tt.mode, tt.trailer), func(t *testing.T) {
@@ -129,7 +130,7 @@ func TestCallerPayloadErrorsAre400(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, "s3", func(r *Route) { r.Payload = PayloadMode(tt.mode) })
+			f := newFixture(t, "s3", func(r *Route) { r.Payload = config.PayloadMode(tt.mode) })
 			resp, body := do(t, tt.req(f.proxy.URL+"/bucket/obj"))
 			if resp.StatusCode != 400 || resp.Header.Get("X-Signway-Error") != tt.code {
 				t.Fatalf("status %d code %q %s, want 400 %s", resp.StatusCode, resp.Header.Get("X-Signway-Error"), body, tt.code)

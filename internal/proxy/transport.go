@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"time"
+
+	"github.com/signway/signway/internal/config"
 )
 
 // TransportOptions tune the upstream transport.
@@ -15,11 +17,11 @@ type TransportOptions struct {
 	// ConnectTimeout bounds dialling and the TLS handshake.
 	ConnectTimeout time.Duration
 	// ResponseTimeout bounds the wait for response headers once the request,
-	// body included, has been sent: --request-timeout, per request.
+	// body included, has been sent, per request.
 	ResponseTimeout time.Duration
 	// CAFile is a PEM bundle of extra roots for upstream TLS.
 	CAFile string
-	// InsecureSkipVerify disables upstream certificate checks (--no-verify-ssl).
+	// InsecureSkipVerify disables upstream certificate checks.
 	InsecureSkipVerify bool
 	// MaxIdleConnsPerHost defaults to 1024: a proxy multiplexes many callers
 	// onto few upstreams, and Go's default of 2 makes most requests dial.
@@ -32,7 +34,7 @@ type TransportOptions struct {
 // NewTransport returns an *http.Transport tuned for proxying.
 func NewTransport(o TransportOptions) (*http.Transport, error) {
 	if o.ConnectTimeout <= 0 {
-		o.ConnectTimeout = 10 * time.Second
+		o.ConnectTimeout = config.DefaultConnectTimeout.D()
 	}
 	if o.MaxIdleConnsPerHost <= 0 {
 		o.MaxIdleConnsPerHost = 1024
@@ -41,14 +43,14 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 	if o.CAFile != "" {
 		pem, err := os.ReadFile(o.CAFile)
 		if err != nil {
-			return nil, fmt.Errorf("reading --ca %s: %w", o.CAFile, err)
+			return nil, fmt.Errorf("reading the upstream CA file: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil || pool == nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("--ca %s holds no PEM certificate", o.CAFile)
+			return nil, fmt.Errorf("the upstream CA file %s holds no PEM certificate", o.CAFile)
 		}
 		tlsConf.RootCAs = pool
 	}

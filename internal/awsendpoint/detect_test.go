@@ -1,4 +1,4 @@
-package proxy
+package awsendpoint
 
 import "testing"
 
@@ -46,37 +46,31 @@ func TestDetectService(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.host, func(t *testing.T) {
-			got := DetectService(tt.host)
-			if got.Service != tt.service || got.Region != tt.region {
-				t.Errorf("DetectService(%q) = %+v, want service %q region %q", tt.host, got, tt.service, tt.region)
+			got := Detect(tt.host)
+			if got.Service != tt.service || got.Region != tt.region || got.MultiRegion {
+				t.Errorf("Detect(%q) = %+v, want service %q region %q", tt.host, got, tt.service, tt.region)
 			}
 		})
 	}
 }
 
-func TestResolveSigning(t *testing.T) {
-	tests := []struct {
-		name, host, service, region, fallback string
-		wantSvc, wantRegion, wantErr          string
-	}{
-		{"detected", "bucket.s3.us-west-2.amazonaws.com", "", "", "", "s3", "us-west-2", ""},
-		{"flags override", "bucket.s3.us-west-2.amazonaws.com", "s3-object-lambda", "eu-west-1", "", "s3-object-lambda", "eu-west-1", ""},
-		{"fallback region", "localhost:9000", "s3", "", "us-east-1", "s3", "us-east-1", ""},
-		{"nothing", "localhost:9000", "", "", "", "", "", "add --service"},
-		{"no region", "localhost:9000", "es", "", "", "", "", "add --region"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			svc, region, err := ResolveSigning(tt.host, tt.service, tt.region, tt.fallback)
-			if tt.wantErr != "" {
-				if err == nil || !contains(err.Error(), tt.wantErr) {
-					t.Fatalf("err = %v, want it to say %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil || svc != tt.wantSvc || region != tt.wantRegion {
-				t.Fatalf("got %q %q %v, want %q %q", svc, region, err, tt.wantSvc, tt.wantRegion)
+func TestDetectMultiRegionAccessPoint(t *testing.T) {
+	for _, host := range []string{
+		"mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com",
+		"MFZWI23GNJVGW.MRAP.ACCESSPOINT.S3-GLOBAL.AMAZONAWS.COM.",
+		"mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com:443",
+	} {
+		t.Run(host, func(t *testing.T) {
+			want := Endpoint{Service: "s3", MultiRegion: true}
+			if got := Detect(host); got != want {
+				t.Errorf("Detect(%q) = %+v, want %+v", host, got, want)
 			}
 		})
+	}
+	// Only the whole mrap.accesspoint.s3-global suffix is multi-region.
+	for _, host := range []string{"accesspoint.s3-global.amazonaws.com", "x.mrap.s3-global.amazonaws.com", "mrap.accesspoint.s3.us-east-1.amazonaws.com"} {
+		if got := Detect(host); got.MultiRegion {
+			t.Errorf("Detect(%q) = %+v, want not multi-region", host, got)
+		}
 	}
 }

@@ -1,7 +1,11 @@
-package proxy
+// Package awsendpoint tells, from an AWS endpoint's host name alone, which
+// service its requests are signed for and in which region. It is the one
+// place that knows AWS's host name conventions, shared by the config (which
+// fills in what a route leaves out) and the proxy (which detects per request
+// for host patterns); it imports nothing of signway's.
+package awsendpoint
 
 import (
-	"fmt"
 	"net"
 	"regexp"
 	"strings"
@@ -29,15 +33,23 @@ var signingNames = map[string]string{
 	"streams.dynamodb":      "dynamodb",
 }
 
-// DetectedService is what the forward-to URL's host says about signing.
-type DetectedService struct {
+// Endpoint is what a host name says about signing. It is comparable, so two
+// detections can be compared with ==.
+type Endpoint struct {
 	Service string
 	Region  string
+	// MultiRegion is an endpoint that serves every region, an S3
+	// Multi-Region Access Point: it takes SigV4A signatures over the region
+	// set "*" and has no Region.
+	MultiRegion bool
 }
 
-// DetectService derives the signing service and region from an AWS endpoint
-// host name. Either field may come back empty when the host doesn't say.
-func DetectService(host string) DetectedService {
+// MultiRegionSet is the SigV4A region set of a MultiRegion endpoint.
+const MultiRegionSet = "*"
+
+// Detect derives the signing service and region from an AWS endpoint host
+// name, with or without a port. Fields the host doesn't say come back empty.
+func Detect(host string) Endpoint {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
@@ -50,7 +62,7 @@ func DetectService(host string) DetectedService {
 		}
 	}
 	if suffix == "" {
-		return DetectedService{}
+		return Endpoint{}
 	}
 	labels := strings.Split(strings.TrimSuffix(host, suffix), ".")
 	ri := -1
@@ -61,7 +73,7 @@ func DetectService(host string) DetectedService {
 		}
 		// Legacy S3 endpoints put the region in the service label: s3-us-west-2.
 		if r, ok := strings.CutPrefix(labels[i], "s3-"); ok && regionLabel.MatchString(r) {
-			return DetectedService{Service: "s3", Region: r}
+			return Endpoint{Service: "s3", Region: r}
 		}
 	}
 	if ri < 0 {
@@ -70,10 +82,10 @@ func DetectService(host string) DetectedService {
 	region := labels[ri]
 	// OpenSearch puts the service after the region: search-x.us-east-1.es.
 	if ri+1 < len(labels) && (labels[ri+1] == "es" || labels[ri+1] == "aoss") {
-		return DetectedService{Service: labels[ri+1], Region: region}
+		return Endpoint{Service: labels[ri+1], Region: region}
 	}
 	if ri == 0 {
-		return DetectedService{Region: region}
+		return Endpoint{Region: region}
 	}
 	svc := labels[ri-1]
 	if (svc == "dualstack" || svc == "fips") && ri >= 2 {
@@ -82,7 +94,7 @@ func DetectService(host string) DetectedService {
 	if ri >= 2 && (svc == "sagemaker" && labels[ri-2] == "runtime" || svc == "dynamodb" && labels[ri-2] == "streams") {
 		svc = labels[ri-2] + "." + svc
 	}
-	return DetectedService{Service: signingName(svc), Region: region}
+	return Endpoint{Service: signingName(svc), Region: region}
 }
 
 func signingName(prefix string) string {
@@ -100,39 +112,17 @@ func signingName(prefix string) string {
 }
 
 // globalEndpoint handles the hosts without a region label.
-func globalEndpoint(labels []string) DetectedService {
+func globalEndpoint(labels []string) Endpoint {
 	last := labels[len(labels)-1]
+	// ALIAS.mrap.accesspoint.s3-global.amazonaws.com
+	if n := len(labels); n >= 4 && last == "s3-global" && labels[n-2] == "accesspoint" && labels[n-3] == "mrap" {
+		return Endpoint{Service: "s3", MultiRegion: true}
+	}
 	switch last {
 	case "s3", "s3-external-1":
-		return DetectedService{Service: "s3", Region: "us-east-1"}
+		return Endpoint{Service: "s3", Region: "us-east-1"}
 	case "sts", "iam", "route53", "cloudfront", "organizations":
-		return DetectedService{Service: last, Region: "us-east-1"}
+		return Endpoint{Service: last, Region: "us-east-1"}
 	}
-	return DetectedService{}
-}
-
-// ResolveSigning combines detection with explicit settings: an explicit value
-// wins, and a missing one is an error naming the flag that supplies it.
-func ResolveSigning(host, service, region, fallbackRegion string) (string, string, error) {
-	d := DetectService(host)
-	if service == "" {
-		service = d.Service
-	}
-	if region == "" {
-		region = d.Region
-	}
-	if region == "" {
-		region = fallbackRegion
-	}
-	var missing []string
-	if service == "" {
-		missing = append(missing, fmt.Sprintf("the signing service cannot be detected from host %q: add --service (for example --service execute-api)", host))
-	}
-	if region == "" {
-		missing = append(missing, fmt.Sprintf("the region cannot be detected from host %q: add --region (for example --region us-east-1) or set AWS_REGION", host))
-	}
-	if len(missing) > 0 {
-		return "", "", fmt.Errorf("%s", strings.Join(missing, "; "))
-	}
-	return service, region, nil
+	return Endpoint{}
 }

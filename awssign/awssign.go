@@ -30,6 +30,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
 	"github.com/signway/signway/internal/proxy"
 	"github.com/signway/signway/internal/sigv4"
@@ -182,8 +183,8 @@ func (t *Transport) forHost(u *url.URL) (http.RoundTripper, error) {
 		return nil, fmt.Errorf("awssign: cannot sign a request to %q: the URL must be absolute http(s)", u.Redacted())
 	}
 	route := &proxy.Route{Name: key, Target: &url.URL{Scheme: u.Scheme, Host: u.Host}, Service: t.o.Service, Region: t.o.Region,
-		Credentials: t.creds, Payload: proxy.PayloadMode(t.o.Payload), SignQuery: t.o.Presign, Lifetime: t.o.PresignLifetime,
-		MaxBodyBytes: t.o.MaxBodyBytes, SigningAlgorithm: string(t.o.Algorithm), RegionSet: t.o.RegionSet}
+		Credentials: t.creds, Payload: config.PayloadMode(t.o.Payload), SignQuery: t.o.Presign, Lifetime: t.o.PresignLifetime,
+		MaxBodyBytes: t.o.MaxBodyBytes, SigningAlgorithm: config.Algorithm(t.o.Algorithm), RegionSet: t.o.RegionSet}
 	rt, err := proxy.NewSigningTransport(route, t.o.Base, t.keys, nil)
 	if err != nil {
 		return nil, fmt.Errorf("awssign: %w", err)

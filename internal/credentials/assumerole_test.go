@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -18,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/smithy-go"
 )
 
 const (
@@ -206,15 +204,7 @@ func TestAssumeRoleMoto(t *testing.T) {
 }
 
 func TestAssumeRoleErrors(t *testing.T) {
-	closedPort := func(t *testing.T) string {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := l.Addr().String()
-		l.Close()
-		return "http://" + addr
-	}
+	closedPort := func(t *testing.T) string { return "http://" + closedAddr(t) }
 	accessDenied := func(t *testing.T) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/xml")
@@ -234,15 +224,14 @@ func TestAssumeRoleErrors(t *testing.T) {
 		base     Provider
 		endpoint func(t *testing.T) string
 		wantIn   []string
-		wantCode string // smithy.APIError code
-		wantErr  error
+		wantCode string // STS's error code
 	}{
 		{name: "STS unreachable", base: Static(baseKeyID, baseSecret, ""), endpoint: closedPort,
-			wantIn: []string{"assuming role " + roleARN, "connection refused"}},
+			wantIn: []string{"assume role " + roleARN, "connection refused"}},
 		{name: "STS answers 403 AccessDenied", base: Static(baseKeyID, baseSecret, ""), endpoint: accessDenied,
-			wantIn: []string{"assuming role " + roleARN, "AccessDenied", "not authorized"}, wantCode: "AccessDenied"},
-		{name: "base credentials unavailable", base: namedFailing{baseErr}, endpoint: accessDenied,
-			wantIn: []string{"assuming role " + roleARN, baseErr.Error()}, wantErr: baseErr},
+			wantIn: []string{"assume role " + roleARN, "AccessDenied", "not authorized"}, wantCode: "AccessDenied"},
+		{name: "base credentials unavailable", base: NewCache(namedFailing{baseErr}, CacheOptions{}), endpoint: accessDenied,
+			wantIn: []string{"assume role " + roleARN, "base credentials failed", "named-failing"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,12 +253,9 @@ func TestAssumeRoleErrors(t *testing.T) {
 			if strings.Contains(err.Error(), baseSecret) {
 				t.Errorf("error leaks the base secret: %v", err)
 			}
-			var apiErr smithy.APIError
-			if tt.wantCode != "" && (!errors.As(err, &apiErr) || apiErr.ErrorCode() != tt.wantCode) {
-				t.Errorf("error %v: want an APIError with code %s", err, tt.wantCode)
-			}
-			if tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
-				t.Errorf("error %v does not wrap %v", err, tt.wantErr)
+			var se *SourceError
+			if !errors.As(err, &se) || se.Code != tt.wantCode {
+				t.Errorf("error %v: want a *SourceError with code %q", err, tt.wantCode)
 			}
 		})
 	}

@@ -202,7 +202,11 @@ func (c *Cache) fetch(ctx context.Context) (any, error) {
 	defer cancel()
 	creds, err := c.p.Retrieve(ctx)
 	now := c.clock()
-	if err == nil {
+	if err != nil {
+		// Providers of this package already return a *SourceError; this
+		// covers any other, whose text could quote a secret.
+		err = sanitize(c.source, err)
+	} else {
 		err = checkFresh(creds, now)
 	}
 

@@ -168,7 +168,7 @@ func TestCacheServesCachedCredentialsWhileRefreshFails(t *testing.T) {
 	})
 	first := mustRetrieve(t, c)
 	clock.Advance(55 * time.Minute) // at the margin
-	boom := errors.New("sts: throttled")
+	boom := &SourceError{Reason: "sts: throttled"} // what this package's providers return
 	p.set(func(f *fakeProvider) { f.fail = boom })
 
 	// Each step: advance the clock, Retrieve, and see whether the provider
@@ -228,7 +228,7 @@ func (n namedFailing) Retrieve(context.Context) (Credentials, error) { return Cr
 func (n namedFailing) String() string                                { return "named-failing" }
 
 func TestCacheUnavailable(t *testing.T) {
-	boom := errors.New("no route to IMDS")
+	boom := &SourceError{Reason: "no route to IMDS"}
 	tests := []struct {
 		name       string
 		sourceName string

@@ -220,7 +220,7 @@ func (a *assumeRoleProvider) String() string { return "assume role " + a.roleARN
 func (a *assumeRoleProvider) Retrieve(ctx context.Context) (Credentials, error) {
 	v, err := a.p.Retrieve(ctx)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("assuming role %s: %w", a.roleARN, err)
+		return Credentials{}, sanitize(a.String(), err)
 	}
 	c, err := fromSDK(v, stscreds.ProviderName)
 	if err != nil {

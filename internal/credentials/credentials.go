@@ -58,12 +58,15 @@ type Provider interface {
 // that are still valid and could not obtain any.
 type UnavailableError struct {
 	Source string // the provider's name, as in CacheOptions.SourceName
-	Err    error  // why; never carries a secret
+	Err    error  // why: a *SourceError or a context's error, never a source's raw text
 }
 
 func (e *UnavailableError) Error() string {
 	if e.Err == nil {
 		return fmt.Sprintf("AWS credentials from %s unavailable", e.Source)
+	}
+	if se, ok := e.Err.(*SourceError); ok && se.Source == e.Source {
+		return fmt.Sprintf("AWS credentials from %s unavailable: %s", e.Source, se.Reason)
 	}
 	return fmt.Sprintf("AWS credentials from %s unavailable: %v", e.Source, e.Err)
 }
@@ -126,7 +129,7 @@ func (s *sdkProvider) Retrieve(ctx context.Context) (Credentials, error) {
 	}
 	v, err := s.p.Retrieve(ctx)
 	if err != nil {
-		return Credentials{}, fmt.Errorf("retrieving credentials from %s: %w", s.name, err)
+		return Credentials{}, sanitize(s.name, err)
 	}
 	return fromSDK(v, s.name)
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"os/exec"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -170,7 +171,23 @@ func processSource(ctx context.Context, spec SourceSpec) (Provider, error) {
 	if cmd == "" {
 		return nil, fmt.Errorf("profile %s has no credential_process; add `credential_process = COMMAND` to it in the AWS config file", name)
 	}
-	return &sdkProvider{p: processcreds.NewProvider(cmd), name: "credential_process of profile " + name}, nil
+	return &sdkProvider{p: processcreds.NewProviderCommand(processCommand(cmd)), name: "credential_process of profile " + name}, nil
+}
+
+// processCommand runs command as the SDK does (through the shell, with the
+// environment), except that its stderr is discarded rather than mixed into
+// signway's log stream, where it would break JSON logs and could show a
+// secret, and it gets no stdin: a server has no one to answer an MFA prompt.
+// Run the command by hand to see what it says.
+func processCommand(command string) processcreds.NewCommandBuilderFunc {
+	return func(ctx context.Context) (*exec.Cmd, error) {
+		cmd, err := processcreds.DefaultNewCommandBuilder{Args: []string{command}}.NewCommand(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cmd.Stderr, cmd.Stdin = nil, nil
+		return cmd, nil
+	}
 }
 
 // webIdentityFileSource is EKS IRSA: the SDK's web identity provider reading

@@ -267,7 +267,7 @@ func (w *CallerWebIdentity) fetch(ctx context.Context, key, token, tokenID strin
 	}
 	out, err := w.client.AssumeRoleWithWebIdentity(ctx, in)
 	if err != nil {
-		err = w.classify(err)
+		err = w.classify(err, token)
 		w.log.Info("STS refused or failed a caller's web identity token", slog.String("token_sha256", tokenID), slog.Any("error", err))
 		return Credentials{}, err
 	}
@@ -305,26 +305,23 @@ func (w *CallerWebIdentity) fetch(ctx context.Context, key, token, tokenID strin
 
 // STSError is STS's own answer to AssumeRoleWithWebIdentity: its error code
 // (InvalidIdentityToken, ExpiredTokenException, AccessDenied, ...), message
-// and HTTP status, for a route that passes STS errors through to the caller
-// (return_sts_error).
+// (scrubbed of the token and anything like a secret) and HTTP status, for a
+// route that passes STS errors through to the caller (return_sts_error).
 type STSError struct {
 	Code, Message string
 	StatusCode    int
-	err           error
 }
 
 func (e *STSError) Error() string {
 	return fmt.Sprintf("STS AssumeRoleWithWebIdentity: %s: %s (HTTP %d)", e.Code, e.Message, e.StatusCode)
 }
 
-func (e *STSError) Unwrap() error { return e.err }
-
-func (w *CallerWebIdentity) classify(err error) error {
+func (w *CallerWebIdentity) classify(err error, token string) error {
 	var ae smithy.APIError
 	if !errors.As(err, &ae) {
-		return &UnavailableError{Source: w.String(), Err: err}
+		return &UnavailableError{Source: w.String(), Err: sanitize(w.String(), err)}
 	}
-	se := &STSError{Code: ae.ErrorCode(), Message: ae.ErrorMessage(), err: err}
+	se := &STSError{Code: safeCode(ae.ErrorCode()), Message: scrubMessage(ae.ErrorMessage(), append(strings.Split(token, "."), token)...)}
 	var re *awshttp.ResponseError
 	if errors.As(err, &re) {
 		se.StatusCode = re.HTTPStatusCode()

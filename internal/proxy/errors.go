@@ -55,7 +55,9 @@ func classify(r *http.Request, err error, target string) failure {
 	var callerErr *CallerAuthError
 	var payloadE *PayloadError
 	var ue *url.Error
-	if errors.As(err, &ue) {
+	// A credentials error may wrap the *url.Error of a call to STS: it is
+	// still a credentials error, and STS is not the upstream.
+	if errors.As(err, &ue) && !errors.As(err, &credErr) && !errors.As(err, &callerErr) {
 		err = ue.Err // drop the URL
 	}
 	switch {

@@ -167,7 +167,7 @@ func TestCacheServesCachedCredentialsWhileRefreshFails(t *testing.T) {
 		Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	first := mustRetrieve(t, c)
-	clock.Advance(55 * time.Minute) // at the margin
+	clock.Advance(55 * time.Minute)                // at the margin
 	boom := &SourceError{Reason: "sts: throttled"} // what this package's providers return
 	p.set(func(f *fakeProvider) { f.fail = boom })
 

@@ -33,14 +33,19 @@ func TestSignatureMismatchIsDiagnosed(t *testing.T) {
 				return
 			}
 			creq := ve.CanonicalRequest
-			if style != "wrong-secret" {
-				lines := strings.Split(creq, "\n")
+			lines := strings.Split(creq, "\n")
+			switch style {
+			case "xml", "json":
 				lines[1] = "/bucket/a+b" // the path as a rewriting hop left it
-				creq = strings.Join(lines, "\n")
+			case "query":
+				// A hop that adds a parameter; in query signing the
+				// session token is in the canonical query too.
+				lines[2] = "X-Amz-Added=1&" + lines[2]
 			}
+			creq = strings.Join(lines, "\n")
 			w.WriteHeader(http.StatusForbidden)
 			switch style {
-			case "json":
+			case "json", "query":
 				json.NewEncoder(w).Encode(map[string]string{"message": "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\nThe Canonical String for this request should have been\n'" + creq + "'\n\nThe String-to-Sign should have been\n'" + ve.StringToSign + "'\n"})
 			default:
 				b, _ := xml.Marshal(struct {
@@ -53,10 +58,15 @@ func TestSignatureMismatchIsDiagnosed(t *testing.T) {
 			}
 		}
 	}
-	tests := []struct{ style, service, part, says string }{
-		{"xml", "s3", "path", `path differs: signway signed \"/bucket/a%20b\", the upstream computed \"/bucket/a+b\"`},
-		{"json", "execute-api", "path", `path differs: signway signed \"/bucket/a%2520b\"`},
-		{"wrong-secret", "s3", "none", "the secret access key is wrong"},
+	tests := []struct {
+		style, service, part, says string
+		signQuery                  bool
+	}{
+		{"xml", "s3", "path", `path differs: signway signed \"/bucket/a%20b\", the upstream computed \"/bucket/a+b\"`, false},
+		{"json", "execute-api", "path", `path differs: signway signed \"/bucket/a%2520b\"`, false},
+		{"wrong-secret", "s3", "none", "the secret access key is wrong", false},
+		// Issue 12 item 7: the token was logged in "query differs".
+		{"query", "execute-api", "query", `query differs: signway signed \"X-Amz-Algorithm=`, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.style, func(t *testing.T) {
@@ -64,7 +74,7 @@ func TestSignatureMismatchIsDiagnosed(t *testing.T) {
 			defer up.Close()
 			var logs bytes.Buffer
 			m := &recordingMetrics{}
-			p, err := New(Options{Route: &Route{Name: "d", Target: mustURL(t, up.URL), Service: tt.service, Region: "us-east-1",
+			p, err := New(Options{Route: &Route{Name: "d", Target: mustURL(t, up.URL), Service: tt.service, Region: "us-east-1", SignQuery: tt.signQuery,
 				Credentials: func(context.Context) (sigv4.Credentials, error) { return testCreds, nil }},
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)), Metrics: m})
 			if err != nil {
@@ -88,7 +98,10 @@ func TestSignatureMismatchIsDiagnosed(t *testing.T) {
 				t.Errorf("the log does not say %q:\n%s", tt.says, logs.String())
 			}
 			if strings.Contains(logs.String(), testCreds.SessionToken) || strings.Contains(logs.String(), testCreds.SecretAccessKey) {
-				t.Error("the diagnosis logs a secret")
+				t.Errorf("the diagnosis logs a secret:\n%s", logs.String())
+			}
+			if tt.signQuery && !strings.Contains(logs.String(), "X-Amz-Security-Token=<redacted ") {
+				t.Errorf("the token's place is not marked redacted:\n%s", logs.String())
 			}
 			if len(m.signing) != 1 || m.signing[0] != "upstream_mismatch" {
 				t.Errorf("signing error metric = %v", m.signing)

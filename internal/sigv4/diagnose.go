@@ -1,8 +1,11 @@
 package sigv4
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 )
 
@@ -81,16 +84,55 @@ func splitCanonical(c string) (canonicalParts, bool) {
 	return p, true
 }
 
-// secretHeaders have values that never go into a diagnosis.
-var secretHeaders = map[string]bool{"x-amz-security-token": true, "authorization": true, "cookie": true,
-	"proxy-authorization": true, "x-api-key": true}
+// secretHeaders and secretParams have values that never go into a
+// diagnosis (names in lower case). In query signing the session token
+// travels in the query, where it is part of the canonical request.
+var (
+	secretHeaders = map[string]bool{"x-amz-security-token": true, "authorization": true, "cookie": true,
+		"proxy-authorization": true, "x-api-key": true}
+	secretParams = map[string]bool{"x-amz-security-token": true, "x-amz-signature": true, "signature": true,
+		"token": true, "access_token": true, "id_token": true, "api_key": true, "apikey": true, "x-api-key": true,
+		"password": true, "secret": true, "client_secret": true}
+)
+
+// redacted stands for a secret value. Its fingerprint (a short hash, useless
+// to an attacker) still tells whether two redacted values differ.
+func redacted(v string) string {
+	if v == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(v))
+	return "<redacted " + hex.EncodeToString(sum[:4]) + ">"
+}
 
 func redactHeader(line string) string {
-	name, _, _ := strings.Cut(line, ":")
+	name, value, _ := strings.Cut(line, ":")
 	if secretHeaders[strings.ToLower(name)] {
-		return name + ":<redacted>"
+		return name + ":" + redacted(value)
 	}
 	return line
+}
+
+// redactQuery redacts the values of secret parameters in a canonical query
+// string (name=value pairs joined by &, each URI-encoded).
+func redactQuery(q string) string {
+	if q == "" {
+		return q
+	}
+	pairs := strings.Split(q, "&")
+	for i, p := range pairs {
+		name, value, ok := strings.Cut(p, "=")
+		if !ok {
+			continue
+		}
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		if secretParams[strings.ToLower(name)] {
+			pairs[i] = p[:len(p)-len(value)] + redacted(value)
+		}
+	}
+	return strings.Join(pairs, "&")
 }
 
 // CompareSigned explains the first difference between what was signed and
@@ -102,11 +144,14 @@ func CompareSigned(ours Signed, theirsCanonical, theirsSTS string) Mismatch {
 		return Mismatch{Part: "canonical request", Ours: "(unparsable)", Theirs: "(unparsable)"}
 	}
 	for _, f := range []struct{ part, a, b string }{
-		{"method", o.method, t.method}, {"path", o.path, t.path}, {"query", o.query, t.query},
+		{"method", o.method, t.method}, {"path", o.path, t.path},
 	} {
 		if f.a != f.b {
 			return Mismatch{Part: f.part, Ours: f.a, Theirs: f.b}
 		}
+	}
+	if o.query != t.query {
+		return Mismatch{Part: "query", Ours: redactQuery(o.query), Theirs: redactQuery(t.query)}
 	}
 	for i := 0; i < max(len(o.headers), len(t.headers)); i++ {
 		var a, b string

@@ -62,3 +62,40 @@ func TestCompareSigned(t *testing.T) {
 		t.Errorf("a different string to sign: %s", m)
 	}
 }
+
+// TestCompareSignedRedactsQuerySecrets: in query signing the session token
+// is part of the canonical query; a diagnosis shows where it is and whether
+// it differs, never its value.
+func TestCompareSignedRedactsQuerySecrets(t *testing.T) {
+	const token = "query-secret-token"
+	ours := Signed{CanonicalRequest: "GET\n/k\nX-Amz-Date=20260101T000000Z&X-Amz-Security-Token=" + token + "&x=1\nhost:h\n\nhost\nUNSIGNED-PAYLOAD"}
+	tests := []struct {
+		name, theirsQuery string
+		wantDiffers       bool // the redacted token values differ
+	}{
+		{"another parameter differs", "X-Amz-Date=20260101T000000Z&X-Amz-Security-Token=" + token + "&x=2", false},
+		{"only the token differs", "X-Amz-Date=20260101T000000Z&X-Amz-Security-Token=" + token + "-other&x=1", true},
+		{"an encoded name", "X-Amz-Date=20260101T000000Z&%58-Amz-Security-Token=" + token + "&x=2", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			theirs := strings.Replace(ours.CanonicalRequest, "\nX-Amz-Date=20260101T000000Z&X-Amz-Security-Token="+token+"&x=1\n", "\n"+tt.theirsQuery+"\n", 1)
+			m := CompareSigned(ours, theirs, "")
+			if m.Part != "query" {
+				t.Fatalf("part %q, want query: %s", m.Part, m)
+			}
+			if strings.Contains(m.String(), token) || strings.Contains(m.String(), "Token=query") {
+				t.Fatalf("the diagnosis shows the token: %s", m)
+			}
+			if !strings.Contains(m.Ours, "X-Amz-Security-Token=<redacted ") {
+				t.Errorf("ours %q does not mark the token redacted", m.Ours)
+			}
+			if differs := m.Ours[strings.Index(m.Ours, "<redacted"):][:18] != m.Theirs[strings.Index(m.Theirs, "<redacted"):][:18]; differs != tt.wantDiffers {
+				t.Errorf("fingerprints differ = %v, want %v: %s", differs, tt.wantDiffers, m)
+			}
+		})
+	}
+	if got := redactQuery("X-Amz-Signature=abc&Signature=def&a=b"); strings.Contains(got, "abc") || strings.Contains(got, "def") || !strings.HasSuffix(got, "&a=b") {
+		t.Errorf("redactQuery kept a signature: %s", got)
+	}
+}

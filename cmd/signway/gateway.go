@@ -280,6 +280,7 @@ func (g *gateway) spec(ctx context.Context, name string, s config.Settings) (pro
 // reused as the next role's base. visit, when set, sees each cache as it is
 // built, with the role it assumed ("" for the source).
 func credentialChain(ctx context.Context, spec credSpec, log *slog.Logger, visit func(c *credentials.Cache, role string) error) (*credentials.Cache, string, error) {
+	spec.source.Logger = log // the SDK's own log lines, as JSON with the rest
 	base, err := credentials.FromSource(ctx, spec.source)
 	if err != nil {
 		return nil, "", err
@@ -293,6 +294,7 @@ func credentialChain(ctx context.Context, spec credSpec, log *slog.Logger, visit
 		}
 	}
 	for _, hop := range spec.chain {
+		hop.Logger = log
 		p, err := credentials.AssumeRole(cache, hop)
 		if err != nil {
 			return nil, "", err

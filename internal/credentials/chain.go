@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"sort"
@@ -36,6 +37,8 @@ type ChainOptions struct {
 	// HTTPClient, if set, is used for the calls to AWS (STS, SSO) and IMDS.
 	// The SDK calls the container credentials endpoint with its own client.
 	HTTPClient *http.Client
+	// Logger receives the SDK's own log lines; nil discards them.
+	Logger *slog.Logger
 }
 
 // DefaultChain returns the AWS SDK's default credential chain: environment
@@ -59,7 +62,7 @@ func DefaultChain(ctx context.Context, opts ChainOptions) (Provider, error) {
 // loadChain loads the SDK's configuration with its credential chain resolved
 // (not yet called); FromSource uses it for the profile and sso sources.
 func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
-	lo := loadOptions(opts.Profile, opts.Region, opts.HTTPClient,
+	lo := loadOptions(opts.Profile, opts.Region, opts.HTTPClient, opts.Logger,
 		// The SDK's cache reports Expires early by its expiry window (five
 		// minutes for container credentials); Cache applies its own margin
 		// and needs the real expiry.
@@ -77,9 +80,9 @@ func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
 }
 
 // loadOptions are the SDK load options for a profile, a region and an HTTP
-// client, each only when set, after first.
-func loadOptions(profile, region string, client *http.Client, first ...func(*config.LoadOptions) error) []func(*config.LoadOptions) error {
-	lo := first
+// client, each only when set, and the logger, after first.
+func loadOptions(profile, region string, client *http.Client, log *slog.Logger, first ...func(*config.LoadOptions) error) []func(*config.LoadOptions) error {
+	lo := append(first, withLogger(log))
 	if profile != "" {
 		lo = append(lo, config.WithSharedConfigProfile(profile))
 	}
@@ -121,6 +124,8 @@ type AssumeRoleOptions struct {
 	// the SDK, else the regional STS endpoint.
 	Endpoint   string
 	HTTPClient *http.Client
+	// Logger receives the SDK's own log lines; nil discards them.
+	Logger *slog.Logger
 }
 
 // newSTSClient is an STS client for cfg, at endpoint when one is given (a
@@ -156,13 +161,7 @@ func AssumeRole(base Provider, opts AssumeRoleOptions) (Provider, error) {
 	// overrides, retry settings, FIPS and the like are resolved as the SDK
 	// does everywhere else. It only reads files and the environment.
 	awsBase := ToAWS(base)
-	lo := []func(*config.LoadOptions) error{config.WithCredentialsProvider(awsBase)}
-	if opts.Region != "" {
-		lo = append(lo, config.WithRegion(opts.Region))
-	}
-	if opts.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
-	}
+	lo := loadOptions("", opts.Region, opts.HTTPClient, opts.Logger, config.WithCredentialsProvider(awsBase))
 	cfg, err := config.LoadDefaultConfig(context.Background(), lo...)
 	if err != nil {
 		return nil, fmt.Errorf("assuming role %s: loading AWS configuration: %w", opts.RoleARN, err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -51,6 +52,8 @@ type SourceSpec struct {
 	// HTTPClient, if set, makes every call of the source (STS, SSO, IMDS, the
 	// container endpoint).
 	HTTPClient *http.Client
+	// Logger receives the SDK's own log lines; nil discards them.
+	Logger *slog.Logger
 }
 
 // FromSource returns a Provider for exactly the source spec names, built from
@@ -73,7 +76,7 @@ func FromSource(ctx context.Context, spec SourceSpec) (Provider, error) {
 func fromSource(ctx context.Context, src swconfig.CredentialSource, spec SourceSpec) (Provider, error) {
 	switch src {
 	case swconfig.SourceDefault:
-		return DefaultChain(ctx, ChainOptions{Profile: spec.Profile, Region: spec.Region, HTTPClient: spec.HTTPClient})
+		return DefaultChain(ctx, ChainOptions{Profile: spec.Profile, Region: spec.Region, HTTPClient: spec.HTTPClient, Logger: spec.Logger})
 	case swconfig.SourceStatic:
 		k := spec.Static
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
@@ -118,7 +121,7 @@ func profileName(p string) string {
 // retries, IMDS settings) without resolving a credential chain: the explicit
 // sources build their own provider.
 func loadConfig(ctx context.Context, spec SourceSpec, profile string) (aws.Config, error) {
-	lo := loadOptions(profile, spec.Region, spec.HTTPClient, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
+	lo := loadOptions(profile, spec.Region, spec.HTTPClient, spec.Logger, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
 	cfg, err := config.LoadDefaultConfig(ctx, lo...)
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
@@ -145,7 +148,7 @@ func sharedConfig(cfg aws.Config) config.SharedConfig {
 // developer's SSO login cannot silently pick up something else.
 func profileSource(ctx context.Context, src swconfig.CredentialSource, spec SourceSpec) (Provider, error) {
 	name := profileName(spec.Profile)
-	cfg, err := loadChain(ctx, ChainOptions{Profile: name, Region: spec.Region, HTTPClient: spec.HTTPClient})
+	cfg, err := loadChain(ctx, ChainOptions{Profile: name, Region: spec.Region, HTTPClient: spec.HTTPClient, Logger: spec.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("profile %s: %w (check AWS_CONFIG_FILE and AWS_SHARED_CREDENTIALS_FILE)", name, err)
 	}

@@ -134,13 +134,7 @@ func NewCallerWebIdentity(opts CallerWebIdentityOptions) (*CallerWebIdentity, er
 	// The call carries no AWS signature: the caller's token is the credential.
 	// Anonymous credentials also keep LoadDefaultConfig from resolving a
 	// credential chain signway does not need here.
-	lo := []func(*config.LoadOptions) error{config.WithCredentialsProvider(aws.AnonymousCredentials{})}
-	if opts.STSRegion != "" {
-		lo = append(lo, config.WithRegion(opts.STSRegion))
-	}
-	if opts.HTTPClient != nil {
-		lo = append(lo, config.WithHTTPClient(opts.HTTPClient))
-	}
+	lo := loadOptions("", opts.STSRegion, opts.HTTPClient, w.log, config.WithCredentialsProvider(aws.AnonymousCredentials{}))
 	cfg, err := config.LoadDefaultConfig(context.Background(), lo...)
 	if err != nil {
 		return nil, fmt.Errorf("per-caller web identity for %s: loading AWS configuration: %w", roleARN, err)

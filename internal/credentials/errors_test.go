@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	swconfig "github.com/signway/signway/internal/config"
 )
 
 // Recognisable secrets: none of them may appear in an error or a log line.
@@ -38,7 +40,7 @@ func processProfile(t *testing.T, dir, script string) SourceSpec {
 	t.Helper()
 	path := writeFile(t, filepath.Join(dir, "creds.sh"), "#!/bin/sh\n"+script, 0o700)
 	t.Setenv("AWS_CONFIG_FILE", writeFile(t, filepath.Join(dir, "config"), "[profile proc]\ncredential_process = "+path+"\n", 0o600))
-	return SourceSpec{Source: SourceProcess, Profile: "proc"}
+	return SourceSpec{Source: swconfig.SourceProcess, Profile: "proc"}
 }
 
 // TestSourceErrorsLeakNothing: issue 12 item 1. A credential_process that
@@ -72,7 +74,7 @@ func TestSourceErrorsLeakNothing(t *testing.T) {
 			t.Cleanup(srv.Close)
 			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds?token="+leakShortS)
 			t.Setenv("AWS_MAX_ATTEMPTS", "1")
-			return mustFromSource(t, SourceSpec{Source: SourceContainer})
+			return mustFromSource(t, SourceSpec{Source: swconfig.SourceContainer})
 		}, []string{"container credentials endpoint", "unrecognised error code"}},
 		{"container endpoint answers garbage holding a secret", func(t *testing.T, dir string) Provider {
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -80,7 +82,7 @@ func TestSourceErrorsLeakNothing(t *testing.T) {
 			}))
 			t.Cleanup(srv.Close)
 			t.Setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", srv.URL+"/creds")
-			return mustFromSource(t, SourceSpec{Source: SourceContainer})
+			return mustFromSource(t, SourceSpec{Source: swconfig.SourceContainer})
 		}, []string{"container credentials endpoint", "could not be parsed"}},
 		{"assume role: STS answers AccessDenied quoting a secret", func(t *testing.T, dir string) Provider {
 			sts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -12,6 +12,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	swconfig "github.com/signway/signway/internal/config"
 )
 
 // TestSDKLogsThroughSlog: issue 12 item 8. With an IMDS that refuses the
@@ -40,7 +42,7 @@ func TestSDKLogsThroughSlog(t *testing.T) {
 	stderr := captureStderr(t)
 	var logs bytes.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	p, err := FromSource(context.Background(), SourceSpec{Source: SourceIMDS, Logger: log})
+	p, err := FromSource(context.Background(), SourceSpec{Source: swconfig.SourceIMDS, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,9 @@ type Options struct {
 	Region string
 	// Credentials sign the requests; nil means the AWS SDK's default chain
 	// (environment, shared files, web identity, container, IMDS). They are
-	// cached and refreshed five minutes before they expire.
+	// cached and refreshed five minutes before they expire. When the provider
+	// fails, the error names it and says why in general terms, never with the
+	// provider's own text (an SDK provider's may quote credentials).
 	Credentials aws.CredentialsProvider
 	// Payload is how bodies are signed; "" is PayloadAuto.
 	Payload Payload

@@ -94,7 +94,7 @@ func TestErrors(t *testing.T) {
 		{name: "bad algorithm", o: awssign.Options{Service: "s3", Region: "us-east-1", Algorithm: "sigv5"}, wantErr: `Algorithm "sigv5"`},
 		{name: "presign too long", o: awssign.Options{Service: "s3", Region: "us-east-1", Presign: true, PresignLifetime: 8 * 24 * time.Hour}, wantErr: "between 1s and 7 days"},
 		{name: "relative URL", o: awssign.Options{Service: "s3", Region: "us-east-1", Credentials: static}, url: "/just/a/path", wantReq: "must be absolute http(s)"},
-		{name: "credentials fail", o: awssign.Options{Service: "execute-api", Region: "us-east-1", Credentials: failing}, url: up.URL + "/x", wantReq: "no credentials here"},
+		{name: "credentials fail", o: awssign.Options{Service: "execute-api", Region: "us-east-1", Credentials: failing}, url: up.URL + "/x", wantReq: "AWS credentials from the given credentials provider unavailable"},
 		{name: "body not what its hash says", o: awssign.Options{Service: "execute-api", Region: "us-east-1", Credentials: static, Payload: awssign.PayloadSigned},
 			url: up.URL + "/x", body: "hello", header: map[string]string{"X-Amz-Content-Sha256": strings.Repeat("0", 64)}, wantReq: "SHA-256"},
 	} {

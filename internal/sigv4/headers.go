@@ -23,7 +23,7 @@ type HeaderPolicy struct {
 var neverSigned = []string{
 	"Authorization", "Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization",
 	"Te", "Trailer", "Transfer-Encoding", "Upgrade", "Expect", "User-Agent",
-	"X-Amzn-Trace-Id", "Traceparent", "Tracestate", "Content-Length", "Host",
+	"X-Amzn-Trace-Id", "Traceparent", "Tracestate", "X-Request-Id", "Content-Length", "Host",
 }
 
 var neverSignedPrefixes = []string{"x-forwarded-"}

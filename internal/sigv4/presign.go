@@ -128,6 +128,7 @@ func (s *Signer) presign(r *http.Request, c Credentials, p *Params, sc *scheme, 
 	sortPairs(w.pairs)
 	buildCanonical(w, r, path, p.payloadHash())
 	buildStringToSign(w, sc.algorithm, amzDate, sc.region, p.Service)
+	p.debug(w, sc.algorithm)
 	sig, err := s.appendSignature(nil, sc, w, c, p, amzDate[:8])
 	if err != nil {
 		return Signed{}, err

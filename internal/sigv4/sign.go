@@ -69,6 +69,9 @@ type Params struct {
 	// TokenAfterSigning adds X-Amz-Security-Token after the signature is
 	// computed instead of signing it, for the services that want it so.
 	TokenAfterSigning bool
+	// Debug, when set, receives each signing's canonical request, string
+	// to sign and signed header names, secrets redacted (see Debug).
+	Debug func(Debug)
 }
 
 func (p *Params) pathMode() PathMode {
@@ -393,6 +396,7 @@ func (s *Signer) signHeaders(w *work, r *http.Request, c Credentials, p *Params,
 	buildCanonical(w, r, path, payload)
 	w.scratch = path[:0]
 	buildStringToSign(w, sc.algorithm, amzDate, sc.region, p.Service)
+	p.debug(w, sc.algorithm)
 
 	a := append(w.auth[:0], sc.algorithm...)
 	a = append(a, " Credential="...)

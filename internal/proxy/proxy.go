@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -89,7 +90,7 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns},
+		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
@@ -213,6 +214,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w}
+	reqinfo.SetRoute(r.Context(), p.route.Name)
 	defer func() {
 		p.metrics.InFlightDec()
 		p.metrics.ObserveRequest(p.route.Name, r.Method, sw.code(), time.Since(start))

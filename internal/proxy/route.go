@@ -48,6 +48,9 @@ type Route struct {
 	// allowed), for S3 Multi-Region Access Points and the like.
 	SigningAlgorithm config.Algorithm
 	RegionSet        []string
+	// Debug logs each request's canonical request, string to sign and
+	// signed header names (secrets redacted), at info level.
+	Debug bool
 
 	params        sigv4.Params // precomputed once: shared read-only by requests
 	s3            bool

@@ -2,10 +2,13 @@ package proxy
 
 import (
 	"io"
+	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -19,11 +22,14 @@ type signingTransport struct {
 	signer *sigv4.Signer
 	now    func() time.Time
 	conns  *UpstreamConns
+	log    *slog.Logger
 }
 
 func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	rt := t.route
-	creds, err := rt.Credentials(in.Context())
+	cctx, endCreds := reqinfo.Begin(in.Context(), reqinfo.Credentials, nil)
+	creds, err := rt.Credentials(cctx)
+	endCreds(0, err)
 	if err != nil {
 		closeBody(in)
 		return nil, &CredentialsError{Err: err}
@@ -36,6 +42,9 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	}
 	plan := planPayload(rt.payloadFacts(out, &cp))
 	p := rt.params
+	if rt.Debug {
+		p.Debug = t.debugLog(in)
+	}
 	var sp *spool
 	if plan.body == bodySpool {
 		sp, err = newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir)
@@ -50,6 +59,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	now := t.now()
+	_, endSign := reqinfo.Begin(in.Context(), reqinfo.Signing, nil)
 	switch {
 	case plan.body == bodySignedChunks:
 		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
@@ -65,6 +75,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	default:
 		err = t.signer.Sign(out, creds, &p, now)
 	}
+	endSign(0, err)
 	if err != nil {
 		closeBody(out)
 		return nil, err
@@ -72,14 +83,40 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	return t.send(out)
 }
 
-// send hands the signed request to the upstream transport.
+// send hands the signed request to the upstream transport, timing the wait
+// for its response headers. The trace context goes on here, after signing,
+// and is never signed (see sigv4's never-signed headers).
 func (t *signingTransport) send(out *http.Request) (*http.Response, error) {
+	ctx, end := reqinfo.Begin(out.Context(), reqinfo.Upstream, out.Header)
+	if ctx != out.Context() {
+		out = out.WithContext(ctx)
+	}
 	resp, err := t.base.RoundTrip(out)
+	status := 0
+	if resp != nil {
+		status = resp.StatusCode
+	}
+	end(status, err)
 	if err != nil {
 		return nil, payloadErr(err)
 	}
 	t.conns.track(resp)
 	return resp, nil
+}
+
+// debugLog logs each signing of a route with debug: true: what the
+// upstream will recompute, secrets redacted by sigv4.
+func (t *signingTransport) debugLog(in *http.Request) func(sigv4.Debug) {
+	ctx := in.Context()
+	id := ""
+	if i := reqinfo.From(ctx); i != nil {
+		id = i.ID
+	}
+	return func(d sigv4.Debug) {
+		t.log.LogAttrs(ctx, slog.LevelInfo, "signing debug", slog.String("route", t.route.Name), slog.String("request_id", id),
+			slog.String("algorithm", d.Algorithm), slog.String("canonical_request", d.CanonicalRequest),
+			slog.String("string_to_sign", d.StringToSign), slog.String("signed_headers", strings.Join(d.SignedHeaders, ";")))
+	}
 }
 
 // apply sets out's body, length and headers and p's payload hash as the

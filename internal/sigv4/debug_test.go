@@ -28,16 +28,18 @@ func TestDebugShowsTheSigningWithoutSecrets(t *testing.T) {
 		algorithm string
 		sign      func(r *http.Request, p *Params) error
 	}{
-		{"header", "AWS4-HMAC-SHA256", func(r *http.Request, p *Params) error { return s.SignHeaders(r, creds, p, now) }},
+		{"header", "AWS4-HMAC-SHA256", func(r *http.Request, p *Params) error { return s.Sign(r, creds, p, now) }},
 		{"query", "AWS4-HMAC-SHA256", func(r *http.Request, p *Params) error { return s.Presign(r, creds, p, now, time.Hour) }},
 		{"sigv4a header", "AWS4-ECDSA-P256-SHA256", func(r *http.Request, p *Params) error {
-			return s.SignHeadersV4A(r, creds, p, []string{"us-*"}, now)
+			p.Algorithm, p.RegionSet = SigV4A, []string{"us-*"}
+			return s.Sign(r, creds, p, now)
 		}},
 		{"sigv4a query", "AWS4-ECDSA-P256-SHA256", func(r *http.Request, p *Params) error {
-			return s.PresignV4A(r, creds, p, []string{"us-*"}, now, time.Hour)
+			p.Algorithm, p.RegionSet = SigV4A, []string{"us-*"}
+			return s.Presign(r, creds, p, now, time.Hour)
 		}},
 		{"streaming", "AWS4-HMAC-SHA256", func(r *http.Request, p *Params) error {
-			cs, err := s.SignHeadersStreaming(r, creds, p, StreamingOptions{DecodedLength: 5}, now)
+			cs, err := s.SignStreaming(r, creds, p, StreamingOptions{DecodedLength: 5}, now)
 			if err == nil {
 				_, err = io.Copy(io.Discard, cs.Body(strings.NewReader("hello")))
 			}
@@ -100,7 +102,7 @@ func TestDebugIsTheSignedCanonicalRequestRedacted(t *testing.T) {
 	r, _ := http.NewRequest(http.MethodGet, "https://h.example/a?b=1", nil)
 	var d Debug
 	p := &Params{Service: "execute-api", Region: "eu-west-1", Debug: func(x Debug) { d = x }}
-	signed, err := NewSigner(nil).SignHeadersDebug(r, Credentials{AccessKeyID: "AK", SecretAccessKey: "s"}, p, time.Now())
+	signed, err := NewSigner(nil).SignDebug(r, Credentials{AccessKeyID: "AK", SecretAccessKey: "s"}, p, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

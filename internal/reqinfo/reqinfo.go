@@ -60,6 +60,9 @@ type Info struct {
 	// UpstreamStatus is the upstream's status code; 0 when the request
 	// never got an answer from it.
 	UpstreamStatus int
+	// TraceID is the request's trace, when tracing is on, for the access
+	// log to name.
+	TraceID string
 	// Tracer, when set, opens a span for each phase.
 	Tracer Tracer
 	// Now is the clock phases are timed with; time.Now when nil.

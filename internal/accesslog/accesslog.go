@@ -1,0 +1,183 @@
+// Package accesslog gives every request an ID and writes one log line per
+// request: who asked for what, what the upstream answered, how many bytes
+// went each way and where the time went (credentials, signing, the
+// upstream's first byte). Lines go through log/slog, so they are JSON or
+// text like the rest of signway's logs. Nothing secret is logged: the
+// query's signature, credential, token and API-key values are redacted and
+// no header is logged at all.
+package accesslog
+
+import (
+	"crypto/rand"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/signway/signway/internal/reqinfo"
+	"github.com/signway/signway/internal/sigv4"
+)
+
+// Header carries the request ID: taken from the caller when it sends a
+// usable one, sent upstream and returned to the caller.
+const Header = "X-Request-Id"
+
+// Options configure the middleware.
+type Options struct {
+	// Logger receives one line per request; nil logs nothing, but requests
+	// still get IDs and the record the proxy fills.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// NewID makes a request ID when the caller sent none (or an unusable
+	// one); 26 random base32 characters when nil.
+	NewID func() string
+}
+
+// Handler wraps next: it puts a reqinfo.Info with the request ID in the
+// request's context, sets the ID on the request (so the upstream gets it)
+// and on the response, and logs the request once next returns.
+func Handler(next http.Handler, o Options) http.Handler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.NewID == nil {
+		o.NewID = rand.Text
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := o.Now()
+		id := r.Header.Get(Header)
+		if !usableID(id) {
+			id = o.NewID()
+		}
+		r.Header.Set(Header, id)
+		info := reqinfo.From(r.Context())
+		if info == nil {
+			info = &reqinfo.Info{Now: o.Now}
+			r = r.WithContext(reqinfo.With(r.Context(), info))
+		}
+		info.ID = id
+		var in *countingBody
+		if r.Body != nil && r.Body != http.NoBody {
+			in = &countingBody{ReadCloser: r.Body}
+			r.Body = in
+		}
+		rw := &responseWriter{ResponseWriter: w, id: id}
+		next.ServeHTTP(rw, r)
+		if o.Logger == nil {
+			return
+		}
+		var bytesIn int64
+		if in != nil {
+			bytesIn = in.n
+		}
+		o.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs(r, info, rw, bytesIn, o.Now().Sub(start))...)
+	})
+}
+
+func attrs(r *http.Request, info *reqinfo.Info, rw *responseWriter, bytesIn int64, total time.Duration) []slog.Attr {
+	a := make([]slog.Attr, 0, 18)
+	a = append(a,
+		slog.String("request_id", info.ID),
+		slog.String("route", info.Route),
+		slog.String("caller", info.Caller),
+		slog.String("remote", r.RemoteAddr),
+		slog.String("method", r.Method),
+		slog.String("path", Path(r)),
+		slog.Int("status", rw.code()),
+		slog.Int("upstream_status", info.UpstreamStatus),
+		slog.Int64("bytes_in", bytesIn),
+		slog.Int64("bytes_out", rw.n),
+		ms("duration_ms", total),
+		ms("credentials_ms", info.Duration(reqinfo.Credentials)),
+		ms("signing_ms", info.Duration(reqinfo.Signing)),
+		ms("upstream_ttfb_ms", info.Duration(reqinfo.Upstream)),
+	)
+	if info.TraceID != "" {
+		a = append(a, slog.String("trace_id", info.TraceID))
+	}
+	return a
+}
+
+// ms is a duration in milliseconds with microsecond precision: one unit
+// that reads the same in JSON and text and sums in any log tool.
+func ms(key string, d time.Duration) slog.Attr {
+	return slog.Float64(key, float64(d.Microseconds())/1000)
+}
+
+// Path is the request's path and query as the caller sent them, with the
+// values of secret query parameters (signatures, credentials, tokens, API
+// keys) redacted.
+func Path(r *http.Request) string {
+	p := r.URL.EscapedPath()
+	if r.URL.RawQuery != "" {
+		p += "?" + sigv4.RedactQuery(r.URL.RawQuery)
+	}
+	return p
+}
+
+// usableID accepts what request IDs look like (UUIDs, ULIDs, hex, AWS and
+// load-balancer trace IDs) and refuses anything that could forge or break
+// a log line.
+func usableID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':' || c == '=' || c == ';' || c == '/' || c == '+') {
+			return false
+		}
+	}
+	return true
+}
+
+type countingBody struct {
+	io.ReadCloser
+	n int64
+}
+
+func (b *countingBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	return n, err
+}
+
+// responseWriter counts the bytes written and puts the request ID on the
+// response, replacing any the upstream sent. Unwrap keeps Flush, Hijack and
+// the rest of http.ResponseController working through it.
+type responseWriter struct {
+	http.ResponseWriter
+	id     string
+	status int
+	n      int64
+}
+
+func (w *responseWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.ResponseWriter.Header().Set(Header, w.id)
+		if code >= 200 {
+			w.status = code
+		}
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.WriteHeader(http.StatusOK)
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.n += int64(n)
+	return n, err
+}
+
+func (w *responseWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *responseWriter) code() int {
+	if w.status == 0 {
+		// Nothing written: net/http answers 200 with an empty body.
+		return http.StatusOK
+	}
+	return w.status
+}

@@ -35,8 +35,9 @@ type Options struct {
 }
 
 // Handler wraps next: it puts a reqinfo.Info with the request ID in the
-// request's context, sets the ID on the request (so the upstream gets it)
-// and on the response, and logs the request once next returns.
+// request's context (or fills the one tracing put there), sets the ID on
+// the request (so the upstream gets it) and on the response, and logs the
+// request once next returns.
 func Handler(next http.Handler, o Options) http.Handler {
 	if o.Now == nil {
 		o.Now = time.Now
@@ -64,6 +65,7 @@ func Handler(next http.Handler, o Options) http.Handler {
 		}
 		rw := &responseWriter{ResponseWriter: w, id: id}
 		next.ServeHTTP(rw, r)
+		info.Status = rw.code()
 		if o.Logger == nil {
 			return
 		}
@@ -84,7 +86,7 @@ func attrs(r *http.Request, info *reqinfo.Info, rw *responseWriter, bytesIn int6
 		slog.String("remote", r.RemoteAddr),
 		slog.String("method", r.Method),
 		slog.String("path", Path(r)),
-		slog.Int("status", rw.code()),
+		slog.Int("status", info.Status),
 		slog.Int("upstream_status", info.UpstreamStatus),
 		slog.Int64("bytes_in", bytesIn),
 		slog.Int64("bytes_out", rw.n),

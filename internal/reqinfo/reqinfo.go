@@ -57,6 +57,9 @@ type Info struct {
 	// Caller is who inbound authentication says the caller is; empty
 	// when the route does not authenticate callers.
 	Caller string
+	// Status is what the caller was answered, set by the access log once
+	// the request has been served.
+	Status int
 	// UpstreamStatus is the upstream's status code; 0 when the request
 	// never got an answer from it.
 	UpstreamStatus int

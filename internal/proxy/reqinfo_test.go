@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/testenv"
 )
@@ -35,7 +36,7 @@ func TestSigningTransportReportsPhasesAndDebug(t *testing.T) {
 	}{
 		{"header GET", "execute-api", http.MethodGet, "", nil},
 		{"query signature", "es", http.MethodGet, "", func(r *Route) { r.SignQuery = true }},
-		{"s3 streaming upload", "s3", http.MethodPut, "hello, chunks", func(r *Route) { r.Payload = PayloadStreaming }},
+		{"s3 streaming upload", "s3", http.MethodPut, "hello, chunks", func(r *Route) { r.Payload = config.PayloadStreaming }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := newBackend(t, tc.service)

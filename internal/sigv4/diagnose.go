@@ -92,7 +92,10 @@ var (
 		"proxy-authorization": true, "x-api-key": true}
 	secretParams = map[string]bool{"x-amz-security-token": true, "x-amz-signature": true, "signature": true,
 		"token": true, "access_token": true, "id_token": true, "api_key": true, "apikey": true, "x-api-key": true,
-		"password": true, "secret": true, "client_secret": true}
+		"password": true, "secret": true, "client_secret": true,
+		// Also in the debug log and the access log: the access key ID
+		// (its scope stays), and the names other APIs give keys.
+		"x-amz-credential": true, "api-key": true, "key": true, "sig": true, "x-goog-signature": true, "auth": true}
 )
 
 // redacted stands for a secret value. Its fingerprint (a short hash, useless
@@ -128,9 +131,20 @@ func redactQuery(q string) string {
 		if n, err := url.QueryUnescape(name); err == nil {
 			name = n
 		}
-		if secretParams[strings.ToLower(name)] {
-			pairs[i] = p[:len(p)-len(value)] + redacted(value)
+		if !secretParams[strings.ToLower(name)] {
+			continue
 		}
+		scope := ""
+		if strings.EqualFold(name, "X-Amz-Credential") {
+			// KEYID/DATE/REGION/SERVICE/aws4_request: the scope is what a
+			// mismatch is usually about, and no secret.
+			if j := strings.Index(value, "%2F"); j >= 0 {
+				value, scope = value[:j], value[j:]
+			} else if j := strings.IndexByte(value, '/'); j >= 0 {
+				value, scope = value[:j], value[j:]
+			}
+		}
+		pairs[i] = p[:len(p)-len(value)-len(scope)] + redacted(value) + scope
 	}
 	return strings.Join(pairs, "&")
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
+	"github.com/signway/signway/internal/inbound"
 	"github.com/signway/signway/internal/proxy"
 	"github.com/signway/signway/internal/sigv4"
 )
@@ -33,6 +34,8 @@ type gateway struct {
 	// used holds the keys the latest table asked for: prune drops the rest
 	// once that table serves.
 	used map[any]bool
+	// inbound keeps caller authentication's state across reloads.
+	inbound inboundPools
 }
 
 // routeCreds is a route's credentials: a cache, or per-caller web identity.
@@ -189,6 +192,10 @@ func (g *gateway) table(ctx context.Context, cfg *config.Config) (*proxy.Table, 
 	var specs []proxy.RouteSpec
 	var caches []*routeCreds
 	var errs []error
+	callers, err := g.buildCallers(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
 	add := func(field string, spec proxy.RouteSpec, rc *routeCreds, err error) {
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", field, err))
@@ -204,14 +211,14 @@ func (g *gateway) table(ctx context.Context, cfg *config.Config) (*proxy.Table, 
 			add(fmt.Sprintf("routes[%d]", i), proxy.RouteSpec{}, nil, err)
 			continue
 		}
-		spec, rc, err := g.spec(ctx, r.Name, r.Settings)
+		spec, rc, err := g.spec(ctx, r.Name, r.Settings, callers)
 		spec.Route.Target = u
 		spec.Match = proxy.Match{Host: strings.ToLower(r.Match.Host), Path: r.Match.Path, PathPrefix: r.Match.PathPrefix, Methods: upper(r.Match.Methods)}
 		add(fmt.Sprintf("routes[%d] (%s)", i, r.Name), spec, rc, err)
 	}
 	for i := range cfg.Hosts {
 		h := &cfg.Hosts[i]
-		spec, rc, err := g.spec(ctx, "host "+h.Host, h.Settings)
+		spec, rc, err := g.spec(ctx, "host "+h.Host, h.Settings, callers)
 		spec.FromHost, spec.Scheme, spec.Port = true, h.Protocol, h.Port
 		spec.Match = proxy.Match{Host: strings.ToLower(h.Host)}
 		add(fmt.Sprintf("hosts[%d] (%s)", i, h.Host), spec, rc, err)
@@ -252,7 +259,7 @@ func readiness(rcs []*routeCreds) func() error {
 
 // spec maps one route's or host entry's settings (defaults already merged by
 // config) to a proxy route. The upstream and match are the caller's to set.
-func (g *gateway) spec(ctx context.Context, name string, s config.Settings) (proxy.RouteSpec, *routeCreds, error) {
+func (g *gateway) spec(ctx context.Context, name string, s config.Settings, callers *inbound.Callers) (proxy.RouteSpec, *routeCreds, error) {
 	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: s.Payload,
 		SignQuery: s.Signing.Mode == config.SignQuery, Lifetime: s.Signing.Lifetime.D(),
 		SigningAlgorithm: s.Signing.Algorithm, RegionSet: s.SigV4ARegionSet(),
@@ -271,7 +278,10 @@ func (g *gateway) spec(ctx context.Context, name string, s config.Settings) (pro
 	if err != nil {
 		return spec, nil, err
 	}
-	route.Credentials, spec.CallerTokenHeader = rc.fn, rc.tokenHeader
+	route.Credentials, spec.CallerTokenHeader = perCaller(rc.fn), rc.tokenHeader
+	if spec.Guard, err = g.guard(name, s, callers); err != nil {
+		return spec, nil, err
+	}
 	return spec, rc, nil
 }
 

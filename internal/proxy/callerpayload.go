@@ -86,7 +86,11 @@ func takeCallerPayload(out *http.Request) (callerPayload, error) {
 	if body == nil {
 		body = http.NoBody
 	}
-	cp.dec = sigv4.NewChunkDecoder(body, declared, cp.trailer)
+	dec, err := callerChunkDecoder(out.Context(), body, declared, cp.trailer)
+	if err != nil {
+		return cp, err
+	}
+	cp.dec = dec
 	out.Body = decodedBody{cp.dec, body}
 	out.ContentLength, out.TransferEncoding = declared, nil
 	if declared == 0 {

@@ -39,6 +39,10 @@ type RouteSpec struct {
 	// header into the request's context for the route's CredentialsFunc
 	// (see CallerToken) and never reaches the upstream.
 	CallerTokenHeader string
+	// Guard, when set, wraps the route's handler: inbound caller
+	// authentication, which answers a refused request itself, so nothing
+	// is signed or sent for it.
+	Guard func(http.Handler) http.Handler
 }
 
 // Rewrites are per-route changes to the request before it is signed.
@@ -56,9 +60,10 @@ type Table struct {
 }
 
 type entry struct {
-	spec  RouteSpec
-	proxy *Proxy       // fixed upstream
-	hosts *hostProxies // host-based
+	spec    RouteSpec
+	proxy   *Proxy       // fixed upstream
+	handler http.Handler // proxy behind the guard
+	hosts   *hostProxies // host-based
 }
 
 // NewTable compiles specs. opts supplies the shared transport, clock, logger,
@@ -97,7 +102,7 @@ func NewTable(specs []RouteSpec, opts Options) (*Table, error) {
 				return nil, err
 			}
 			p.rewrites, p.tokenHeader = s.Rewrite, s.CallerTokenHeader
-			e.proxy = p
+			e.proxy, e.handler = p, e.guard(p)
 		}
 		t.entries = append(t.entries, e)
 	}
@@ -147,7 +152,7 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if e.proxy != nil {
-		e.proxy.ServeHTTP(w, r)
+		e.handler.ServeHTTP(w, r)
 		return
 	}
 	if !hostOK {
@@ -159,7 +164,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.fail(w, r, failure{http.StatusForbidden, "HostNotSignable", err.Error(), "signing"})
 		return
 	}
-	p.ServeHTTP(w, r)
+	e.guard(p).ServeHTTP(w, r)
+}
+
+func (e *entry) guard(p *Proxy) http.Handler {
+	if e.spec.Guard == nil {
+		return p
+	}
+	return e.spec.Guard(p)
 }
 
 func (rt *Router) refuse(w http.ResponseWriter, r *http.Request, t *Table, host string) {

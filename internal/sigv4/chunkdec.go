@@ -297,7 +297,19 @@ func VerifiedBody(r *http.Request, v *Verified) (io.ReadCloser, error) {
 		}
 		declared = n
 	}
-	trailer := r.Header.Get("X-Amz-Trailer")
+	d, err := NewVerifiedChunkDecoder(body, declared, r.Header.Get("X-Amz-Trailer"), v)
+	if err != nil {
+		return nil, err
+	}
+	return readCloser{d, body}, nil
+}
+
+// NewVerifiedChunkDecoder is NewChunkDecoder for the aws-chunked body of a
+// request whose seed signature v verified: each chunk's signature (and the
+// trailer's) must chain from it, as S3 checks them, so a body changed in
+// transit fails at the first changed chunk, before its data is yielded.
+// trailer is the request's X-Amz-Trailer.
+func NewVerifiedChunkDecoder(body io.Reader, declared int64, trailer string, v *Verified) (*ChunkDecoder, error) {
 	if strings.HasSuffix(v.PayloadHash, "-TRAILER") != (trailer != "") {
 		return nil, chunkErr("x-amz-content-sha256 %s and x-amz-trailer %q disagree", v.PayloadHash, truncate(trailer))
 	}
@@ -307,7 +319,7 @@ func VerifiedBody(r *http.Request, v *Verified) (io.ReadCloser, error) {
 	region := v.Region
 	switch v.PayloadHash {
 	case StreamingUnsignedPayloadTrailer:
-		return readCloser{d, body}, nil
+		return d, nil
 	case StreamingPayload, StreamingPayloadTrailer:
 		if v.Algorithm != algorithmV4 {
 			return nil, chunkErr("%s needs a %s signature", v.PayloadHash, algorithmV4)
@@ -329,7 +341,7 @@ func VerifiedBody(r *http.Request, v *Verified) (io.ReadCloser, error) {
 		return nil, chunkErr("unknown payload marker %q", truncate(v.PayloadHash))
 	}
 	d.chunkHash = sha256.New()
-	return readCloser{d, body}, nil
+	return d, nil
 }
 
 type readCloser struct {

@@ -268,7 +268,7 @@ func TestE2ECallerAPIKeyAndStreaming(t *testing.T) {
 	streamed := func(key string, tamper bool) (int, string) {
 		req, _ := http.NewRequest(http.MethodPut, e.proxyURL+"/e2e/"+key, nil)
 		s := sigv4.NewSigner(nil)
-		cs, err := s.SignHeadersStreaming(req, sigv4.Credentials{AccessKeyID: brokerKeyID, SecretAccessKey: brokerSecret},
+		cs, err := s.SignStreaming(req, sigv4.Credentials{AccessKeyID: brokerKeyID, SecretAccessKey: brokerSecret},
 			&sigv4.Params{Service: "s3", Region: "us-east-1", ContentSHA256Header: true},
 			sigv4.StreamingOptions{DecodedLength: int64(len(data)), ChunkSize: 64 << 10}, time.Now())
 		if err != nil {

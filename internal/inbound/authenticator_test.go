@@ -63,7 +63,7 @@ func signed(t testing.TB, method, target, keyID, secret string, at time.Time, pr
 		p.PayloadHash = sigv4.UnsignedPayload
 		err = s.Presign(r, c, p, at, presign)
 	} else {
-		err = s.SignHeaders(r, c, p, at)
+		err = s.Sign(r, c, p, at)
 	}
 	if err != nil {
 		t.Fatal(err)
@@ -99,11 +99,19 @@ func TestAuthenticate(t *testing.T) {
 		{"two api keys", all, func() *http.Request { r := withKey(keyRep); r.Header.Add("Api-Key", "x"); return r }, "", 401, "Unauthorized", ReasonMalformed, true},
 		{"nothing", all, func() *http.Request { return httptest.NewRequest("GET", "/b/k", nil) }, "", 401, "Unauthorized", ReasonMissing, true},
 		{"sigv4 header", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0, 0) }, "agent-7", 0, "", "", false},
-		{"sigv4 presigned", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-time.Minute), time.Hour) }, "agent-7", 0, "", "", false},
+		{"sigv4 presigned", all, func() *http.Request {
+			return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-time.Minute), time.Hour)
+		}, "agent-7", 0, "", "", false},
 		{"sigv4 wrong secret", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, "nope", t0, 0) }, "", 403, "SignatureDoesNotMatch", ReasonSignature, false},
-		{"sigv4 unknown key", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", "SWAYNOBODY000001", secret7, t0, 0) }, "", 403, "InvalidAccessKeyId", ReasonUnknownKey, false},
-		{"sigv4 skewed", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-16*time.Minute), 0) }, "", 403, "RequestTimeTooSkewed", ReasonSkew, false},
-		{"presign expired", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-2*time.Hour), time.Hour) }, "", 403, "AccessDenied", ReasonExpired, false},
+		{"sigv4 unknown key", all, func() *http.Request {
+			return signed(t, "GET", "http://gw.local/b/k", "SWAYNOBODY000001", secret7, t0, 0)
+		}, "", 403, "InvalidAccessKeyId", ReasonUnknownKey, false},
+		{"sigv4 skewed", all, func() *http.Request {
+			return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-16*time.Minute), 0)
+		}, "", 403, "RequestTimeTooSkewed", ReasonSkew, false},
+		{"presign expired", all, func() *http.Request {
+			return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0.Add(-2*time.Hour), time.Hour)
+		}, "", 403, "AccessDenied", ReasonExpired, false},
 		{"sigv4 not allowed", all, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akidOut, secret7, t0, 0) }, "", 403, "AccessDenied", ReasonNotAllowed, false},
 		{"sigv4 on api-key route", config.Auth{Methods: []config.AuthMethod{config.AuthAPIKey}}, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akid, secret7, t0, 0) }, "", 401, "Unauthorized", ReasonMethod, true},
 		{"bearer on sigv4 route", all, func() *http.Request {
@@ -111,7 +119,9 @@ func TestAuthenticate(t *testing.T) {
 			r.Header.Set("Authorization", "Bearer abc")
 			return r
 		}, "", 401, "Unauthorized", ReasonMethod, true},
-		{"sigv2", all, func() *http.Request { return httptest.NewRequest("GET", "/b/k?AWSAccessKeyId=X&Signature=abc&Expires=1", nil) }, "", 400, "InvalidRequest", ReasonMalformed, false},
+		{"sigv2", all, func() *http.Request {
+			return httptest.NewRequest("GET", "/b/k?AWSAccessKeyId=X&Signature=abc&Expires=1", nil)
+		}, "", 400, "InvalidRequest", ReasonMalformed, false},
 		{"empty allow admits all", config.Auth{Methods: []config.AuthMethod{config.AuthSigV4}}, func() *http.Request { return signed(t, "GET", "http://gw.local/b/k", akidOut, secret7, t0, 0) }, "outsider", 0, "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -294,7 +304,7 @@ func BenchmarkSigV4SignGET(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.Header = http.Header{}
-		if err := s.SignHeaders(r, c, p, t0); err != nil {
+		if err := s.Sign(r, c, p, t0); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -38,13 +38,18 @@ test: tools lint
 vet:
 	$(GO) vet ./...
 
-# gofmt, go vet and staticcheck (pinned; built through the Go module proxy and
-# cached like any module).
+# gofmt, go vet, go.mod tidy, staticcheck and deadcode (pinned; built through
+# the Go module proxy and cached like any module). deadcode counts tests as
+# callers (-test): code only the tests use is not dead, test helpers are not.
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+DEADCODE ?= golang.org/x/tools/cmd/deadcode@v0.52.0
 lint: vet
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	$(GO) mod tidy -diff
 	$(GO) run $(STATICCHECK) ./...
+	@dead=$$($(GO) run $(DEADCODE) -test ./...) || exit 1; \
+	if [ -n "$$dead" ]; then echo "deadcode: unreachable functions (remove them):"; echo "$$dead"; exit 1; fi
 
 # Runs from the repository root so loadbench can build ./cmd/signway.
 bench: tools-bench

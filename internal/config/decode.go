@@ -5,7 +5,6 @@ import (
 	"math"
 	"reflect"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -113,6 +112,10 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		v.Set(s)
 	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String {
+			d.unsupported(n, v, path)
+			return
+		}
 		if n.Kind != yaml.MappingNode {
 			d.problem(path, n.Line, "expected a mapping, got %s", kindName(n))
 			return
@@ -153,8 +156,15 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			v.SetInt(i)
 		}
 	default:
-		panic("config: no decoder for " + v.Type().String())
+		d.unsupported(n, v, path)
 	}
+}
+
+// unsupported reports a field of a type the decoder has no rule for: a
+// mistake in signway, not in the file, but reported like any other problem
+// so that loading a config never panics.
+func (d *decoder) unsupported(n *yaml.Node, v reflect.Value, path string) {
+	d.problem(path, n.Line, "signway cannot read a value of type %s here (this is a bug in signway: please report it)", v.Type())
 }
 
 // eachKey walks a mapping's keys, reporting duplicates and non-string keys.
@@ -258,17 +268,6 @@ func yamlFields(t reflect.Type) map[string][]int {
 		out[name] = []int{i}
 	}
 	return out
-}
-
-// yamlKeys lists the keys a struct type accepts, sorted; the schema test
-// compares them with the JSON Schema.
-func yamlKeys(t reflect.Type) []string {
-	var keys []string
-	for k := range yamlFields(t) {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // suggest returns the known key closest to a misspelt one, if close enough.

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/url"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -42,7 +41,7 @@ var builtin = Settings{
 // addresses as host:port; the upstream protocol and port. It does not
 // validate, and it is idempotent.
 func (c *Config) WithDefaults() *Config {
-	out := deepCopy(c)
+	out := c.clone()
 	out.Listen.Address = addrOr(out.Listen.Address, DefaultListenAddress)
 	out.Utility.Address = addrOr(out.Utility.Address, DefaultUtilityAddress)
 	base := merge(builtin, c.Defaults)
@@ -76,44 +75,6 @@ func (c *Config) WithDefaults() *Config {
 	}
 	completeCallers(out)
 	return out
-}
-
-// merge lays over on top of base: every field over leaves zero comes from
-// base, header maps are united, and the credentials block is taken whole,
-// because mixing one block's static keys with another's role is never meant.
-func merge(base, over Settings) Settings {
-	out := deepCopy(&over)
-	if over.Credentials.IsZero() {
-		out.Credentials = deepCopy(&base).Credentials
-	}
-	fillZero(reflect.ValueOf(out).Elem(), reflect.ValueOf(base))
-	return *out
-}
-
-var credentialsType = reflect.TypeFor[Credentials]()
-
-func fillZero(dst, src reflect.Value) {
-	switch {
-	case dst.Type() == credentialsType || dst.Type() == secretType:
-		return
-	case dst.Kind() == reflect.Struct:
-		for i := range dst.NumField() {
-			if dst.Type().Field(i).IsExported() {
-				fillZero(dst.Field(i), src.Field(i))
-			}
-		}
-	case dst.Kind() == reflect.Map && !src.IsNil():
-		if dst.IsNil() {
-			dst.Set(reflect.MakeMap(dst.Type()))
-		}
-		for it := src.MapRange(); it.Next(); {
-			if !dst.MapIndex(it.Key()).IsValid() {
-				dst.SetMapIndex(it.Key(), it.Value())
-			}
-		}
-	case dst.IsZero():
-		dst.Set(src)
-	}
 }
 
 // complete fills what depends on the merged settings: detection from the
@@ -314,45 +275,4 @@ func normalizeAddr(s string) (string, error) {
 		return "", errors.New("must be host:port, :port or a port number (1-65535)")
 	}
 	return net.JoinHostPort(strOr(host, "0.0.0.0"), port), nil
-}
-
-// deepCopy copies maps, slices and pointers too, so a completed Config
-// shares nothing mutable with the one it came from.
-func deepCopy[T any](p *T) *T {
-	out := new(T)
-	copyValue(reflect.ValueOf(out).Elem(), reflect.ValueOf(p).Elem())
-	return out
-}
-
-func copyValue(dst, src reflect.Value) {
-	switch src.Kind() {
-	case reflect.Pointer:
-		if !src.IsNil() {
-			dst.Set(reflect.New(src.Type().Elem()))
-			copyValue(dst.Elem(), src.Elem())
-		}
-	case reflect.Struct:
-		dst.Set(src) // unexported fields: immutable strings and the read-only line map
-		for i := range src.NumField() {
-			if src.Type().Field(i).IsExported() {
-				copyValue(dst.Field(i), src.Field(i))
-			}
-		}
-	case reflect.Slice:
-		if !src.IsNil() {
-			dst.Set(reflect.MakeSlice(src.Type(), src.Len(), src.Len()))
-			for i := range src.Len() {
-				copyValue(dst.Index(i), src.Index(i))
-			}
-		}
-	case reflect.Map:
-		if !src.IsNil() {
-			dst.Set(reflect.MakeMapWithSize(src.Type(), src.Len()))
-			for it := src.MapRange(); it.Next(); {
-				dst.SetMapIndex(it.Key(), it.Value())
-			}
-		}
-	default:
-		dst.Set(src)
-	}
 }

@@ -56,18 +56,3 @@ func checkLabels(h string) string {
 	}
 	return ""
 }
-
-// MatchHost reports whether host (a caller's Host, port ignored) matches a
-// pattern of the config: exact, case-insensitive, or *.suffix for any name
-// ending in .suffix (one or more labels; not the suffix itself).
-func MatchHost(pattern, host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	host = strings.ToLower(strings.TrimSuffix(strings.Trim(host, "[]"), "."))
-	pattern = strings.ToLower(strings.Trim(pattern, "[]"))
-	if suffix, ok := strings.CutPrefix(pattern, "*"); ok {
-		return len(host) > len(suffix) && strings.HasSuffix(host, suffix) && !strings.HasPrefix(host[:len(host)-len(suffix)], ".")
-	}
-	return host == pattern
-}

@@ -358,3 +358,14 @@ func schemaErrors(root, s map[string]any, v any, path string) []string {
 	}
 	return errs
 }
+
+// yamlKeys lists the keys a struct type accepts, sorted; the schema test
+// compares them with the JSON Schema.
+func yamlKeys(t reflect.Type) []string {
+	var keys []string
+	for k := range yamlFields(t) {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -21,8 +21,11 @@ type Config struct {
 	// (and no route) gets 403 and nothing is signed.
 	Hosts []HostRule `yaml:"hosts"`
 	// Routes are matched by host, path and method; the most specific match
-	// wins (exact path, then longest path prefix, then exact host, then
-	// wildcard host, then routes that restrict methods).
+	// wins, host first: an exact host before a *.suffix (the longer suffix
+	// first) before no host; then an exact path before a path prefix (the
+	// longer first) before no path; then a route that lists methods. Host
+	// entries take part as routes matching their host alone; among equal
+	// matches the first written wins, routes before host entries.
 	Routes []Route `yaml:"routes"`
 	// Callers are the known callers: their API keys, signway-issued SigV4
 	// key pairs, client certificates, rate limits and own credentials.
@@ -78,9 +81,10 @@ type Settings struct {
 	// SDK's default chain.
 	Credentials Credentials `yaml:"credentials"`
 	// Payload is how bodies are covered by the signature: auto (default:
-	// S3 object uploads of known length are streamed with chunk
-	// signatures, every other body is hashed), unsigned, signed, or
-	// streaming (S3 chunk signatures for every S3 body of known length).
+	// S3 PutObject and UploadPart bodies of known length are streamed with
+	// chunk signatures, as streaming; every other body is hashed, as
+	// signed), unsigned, signed, or streaming (every S3 body of known
+	// length with chunk signatures).
 	Payload PayloadMode `yaml:"payload"`
 	// Signing is the algorithm and where the signature goes.
 	Signing Signing `yaml:"signing"`
@@ -163,9 +167,9 @@ type PayloadMode string
 
 // Payload modes.
 const (
-	// PayloadAuto streams S3 PutObject and UploadPart bodies of known
-	// length as aws-chunked with chunk signatures and hashes every other
-	// body, as PayloadSigned does.
+	// PayloadAuto: S3 PutObject and UploadPart bodies of known length are
+	// streamed with chunk signatures, as PayloadStreaming; every other body
+	// is hashed, as PayloadSigned.
 	PayloadAuto PayloadMode = "auto"
 	// PayloadUnsigned sends UNSIGNED-PAYLOAD and streams the body
 	// untouched (an S3 body of unknown length is spooled first: S3 needs

@@ -24,9 +24,8 @@ import (
 	swconfig "github.com/signway/signway/internal/config"
 )
 
-// StaticKeys are long-term or temporary keys given in the configuration.
-// The config package resolves env:/file: references (ReadSecretRef) before
-// they get here.
+// StaticKeys are long-term or temporary keys given in the configuration,
+// their references ("${ENV_VAR}", {file: PATH}) already resolved.
 type StaticKeys struct {
 	AccessKeyID, SecretAccessKey, SessionToken string
 }
@@ -80,7 +79,7 @@ func fromSource(ctx context.Context, src swconfig.CredentialSource, spec SourceS
 	case swconfig.SourceStatic:
 		k := spec.Static
 		if k.AccessKeyID == "" || k.SecretAccessKey == "" {
-			return nil, errors.New("access_key_id and secret_access_key are both required (give them as env:NAME or file:/path references)")
+			return nil, errors.New(`access_key_id and secret_access_key are both required (give them as "${ENV_VAR}" or {file: PATH} references)`)
 		}
 		return &sdkProvider{p: sdkcreds.NewStaticCredentialsProvider(k.AccessKeyID, k.SecretAccessKey, k.SessionToken),
 			name: "static keys " + k.AccessKeyID}, nil
@@ -327,35 +326,6 @@ func imdsSource(ctx context.Context, spec SourceSpec) (Provider, error) {
 	}
 	client := imds.NewFromConfig(cfg)
 	return &sdkProvider{p: ec2rolecreds.New(func(o *ec2rolecreds.Options) { o.Client = client }), name: "EC2 instance profile (IMDSv2)"}, nil
-}
-
-// ReadSecretRef resolves a reference to secret material in the config file:
-// "env:NAME" is the value of an environment variable, "file:/path" the
-// contents of a file (a mounted Kubernetes secret, say) without its trailing
-// newline. Errors never contain the value, nor ref itself when it is not a
-// reference (it may be a secret pasted where a reference belongs).
-func ReadSecretRef(ref string) (string, error) {
-	kind, arg, ok := strings.Cut(ref, ":")
-	switch {
-	case ok && kind == "env" && arg != "":
-		v, ok := os.LookupEnv(arg)
-		if !ok || v == "" {
-			return "", fmt.Errorf("secret reference env:%s: environment variable %s is not set or empty", arg, arg)
-		}
-		return v, nil
-	case ok && kind == "file" && arg != "":
-		b, err := os.ReadFile(arg)
-		if err != nil {
-			// The *PathError names the file, not its contents.
-			return "", fmt.Errorf("secret reference file:%s: %w", arg, err)
-		}
-		v := strings.TrimRight(string(b), "\r\n")
-		if v == "" {
-			return "", fmt.Errorf("secret reference file:%s: the file is empty", arg)
-		}
-		return v, nil
-	}
-	return "", errors.New(`a secret reference must be "env:NAME" or "file:/path"`)
 }
 
 // SourceNames lists the sources FromSource takes: every one but the

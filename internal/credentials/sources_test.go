@@ -294,37 +294,3 @@ func TestFromSourceCredentialsWebIdentityFileMoto(t *testing.T) {
 		})
 	}
 }
-
-func TestReadSecretRefCredentials(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("SIGNWAY_TEST_SECRET", "from-env")
-	t.Setenv("SIGNWAY_TEST_EMPTY", "")
-	ok := []struct{ ref, want string }{
-		{"env:SIGNWAY_TEST_SECRET", "from-env"},
-		{"file:" + writeFile(t, filepath.Join(dir, "nl"), "from-file\n", 0o600), "from-file"},
-		{"file:" + writeFile(t, filepath.Join(dir, "crlf"), "crlf-file\r\n", 0o600), "crlf-file"},
-		{"file:" + writeFile(t, filepath.Join(dir, "plain"), "plain", 0o600), "plain"},
-	}
-	for _, tt := range ok {
-		if got, err := ReadSecretRef(tt.ref); err != nil || got != tt.want {
-			t.Errorf("ReadSecretRef(%q) = %q, %v; want %q", tt.ref, got, err, tt.want)
-		}
-	}
-	bad := []struct{ ref, want string }{
-		{"env:SIGNWAY_TEST_UNSET", "SIGNWAY_TEST_UNSET is not set"},
-		{"env:SIGNWAY_TEST_EMPTY", "not set or empty"},
-		{"file:" + filepath.Join(dir, "missing"), "no such file"},
-		{"file:" + writeFile(t, filepath.Join(dir, "empty"), "\n", 0o600), "empty"},
-		{"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "env:NAME"},
-		{"env:", "env:NAME"},
-	}
-	for _, tt := range bad {
-		_, err := ReadSecretRef(tt.ref)
-		if err == nil || !strings.Contains(err.Error(), tt.want) {
-			t.Errorf("ReadSecretRef(%q): err = %v, want it to contain %q", tt.ref, err, tt.want)
-		}
-		if err != nil && strings.Contains(err.Error(), "wJalr") {
-			t.Errorf("error echoes what may be a secret: %v", err)
-		}
-	}
-}

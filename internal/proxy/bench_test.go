@@ -26,11 +26,6 @@ func (m memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 		ContentLength: int64(len(m.body)), Request: r}, nil
 }
 
-type benchPool struct{}
-
-func (benchPool) Get() []byte  { return make([]byte, 32<<10) }
-func (benchPool) Put(b []byte) {}
-
 // BenchmarkProxyGET compares signway's handler with the bare
 // httputil.ReverseProxy that make bench uses as its baseline, on the same
 // in-memory upstream: the difference is routing, signing, the signing clone

@@ -77,9 +77,3 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 		ReadBufferSize:     64 << 10,
 	}, nil
 }
-
-// RoundTripFunc adapts a function to http.RoundTripper.
-type RoundTripFunc func(*http.Request) (*http.Response, error)
-
-// RoundTrip calls f.
-func (f RoundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }

@@ -124,6 +124,9 @@ type Secret struct {
 	value string
 }
 
+// NewSecret holds a literal value, for configs built in code.
+func NewSecret(value string) Secret { return Secret{value: value} }
+
 // EnvSecret holds the value of the environment variable name.
 func EnvSecret(name, value string) Secret { return Secret{Env: name, value: value} }
 

@@ -30,19 +30,22 @@ const (
 	// SourceCallerWebIdentity exchanges each caller's bearer token for
 	// credentials of web_identity's role: one identity per caller.
 	SourceCallerWebIdentity CredentialSource = "caller_web_identity"
+	// SourceRolesAnywhere is IAM Roles Anywhere: an X.509 certificate is
+	// exchanged for credentials of a role (roles_anywhere).
+	SourceRolesAnywhere CredentialSource = "roles_anywhere"
 )
 
 // CredentialSources lists the credential sources; all but
 // SourceCallerWebIdentity are one identity for every request.
 func CredentialSources() []CredentialSource {
 	return []CredentialSource{SourceDefault, SourceEnv, SourceProfile, SourceStatic,
-		SourceWebIdentityFile, SourceContainer, SourceIMDS, SourceProcess, SourceSSO, SourceCallerWebIdentity}
+		SourceWebIdentityFile, SourceContainer, SourceIMDS, SourceProcess, SourceSSO, SourceRolesAnywhere, SourceCallerWebIdentity}
 }
 
 // Credentials are the AWS credentials a route signs with.
 type Credentials struct {
 	// Source is default, env, profile, static, web_identity_file,
-	// container, imds, process, sso or caller_web_identity.
+	// container, imds, process, sso, roles_anywhere or caller_web_identity.
 	Source CredentialSource `yaml:"source"`
 	// Profile of the shared config files, for the default, profile, sso
 	// and process sources; default AWS_PROFILE, else "default".
@@ -59,12 +62,39 @@ type Credentials struct {
 	// WebIdentity is the role each caller's token is exchanged for, with
 	// source caller_web_identity.
 	WebIdentity *WebIdentity `yaml:"web_identity"`
+	// RolesAnywhere is the certificate and role of source roles_anywhere.
+	RolesAnywhere *RolesAnywhere `yaml:"roles_anywhere"`
 }
 
 // IsZero reports whether nothing is set, so the defaults' credentials apply.
 func (c Credentials) IsZero() bool {
 	return c.Source == "" && c.Profile == "" && c.AccessKeyID.IsZero() && c.SecretAccessKey.IsZero() &&
-		c.SessionToken.IsZero() && c.AssumeRole == nil && c.WebIdentity == nil
+		c.SessionToken.IsZero() && c.AssumeRole == nil && c.WebIdentity == nil && c.RolesAnywhere == nil
+}
+
+// RolesAnywhere is IAM Roles Anywhere's CreateSession: a workload outside
+// AWS proves itself with an X.509 certificate issued by the trust anchor's
+// CA and gets temporary credentials of the role. The files are read again
+// at each refresh, so a rotated certificate needs no restart.
+type RolesAnywhere struct {
+	// CertificateFile is the PEM end-entity certificate. Required.
+	CertificateFile string `yaml:"certificate_file"`
+	// PrivateKeyFile is its PEM private key, EC or RSA, unencrypted. Required.
+	PrivateKeyFile string `yaml:"private_key_file"`
+	// IntermediatesFile is a PEM bundle of intermediate CAs, when the
+	// certificate is not issued by the trust anchor's CA itself.
+	IntermediatesFile string `yaml:"intermediates_file"`
+	// TrustAnchorARN is arn:aws:rolesanywhere:REGION:ACCOUNT:trust-anchor/ID. Required.
+	TrustAnchorARN string `yaml:"trust_anchor_arn"`
+	// ProfileARN is arn:aws:rolesanywhere:REGION:ACCOUNT:profile/ID, in the
+	// trust anchor's region. Required.
+	ProfileARN string `yaml:"profile_arn"`
+	// RoleARN is one of the profile's roles. Required.
+	RoleARN string `yaml:"role_arn"`
+	// Duration of the credentials, 15m to 12h; default the profile's (1h).
+	Duration Duration `yaml:"duration"`
+	// Endpoint overrides https://rolesanywhere.REGION.amazonaws.com.
+	Endpoint string `yaml:"endpoint"`
 }
 
 // AssumeRole is an STS AssumeRole call (KrakenD's assume_role_arn, sts_region).

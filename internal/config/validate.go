@@ -56,18 +56,19 @@ func (v *validator) add(field, format string, a ...any) {
 }
 
 var (
-	namePattern    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
-	servicePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
-	regionPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
-	regionSetItem  = regexp.MustCompile(`^[a-z0-9*][a-z0-9*-]*$`)
-	roleARN        = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
-	accountID      = regexp.MustCompile(`^[0-9]{12}$`)
-	roleName       = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	sessionName    = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
-	externalID     = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // 2-1224: checked apart, RE2 repeats stop at 1000
-	tagKey         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
-	headerToken    = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
-	httpMethods    = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
+	namePattern      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
+	servicePattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+	regionPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+	regionSetItem    = regexp.MustCompile(`^[a-z0-9*][a-z0-9*-]*$`)
+	rolesAnywhereARN = regexp.MustCompile(`^arn:aws[a-z-]*:rolesanywhere:([a-z0-9-]+):[0-9]{12}:(trust-anchor|profile)/[A-Za-z0-9-]+$`)
+	roleARN          = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	accountID        = regexp.MustCompile(`^[0-9]{12}$`)
+	roleName         = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	sessionName      = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	externalID       = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // 2-1224: checked apart, RE2 repeats stop at 1000
+	tagKey           = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
+	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+	httpMethods      = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 	// reservedHeaders are set by signing or by the transport; adding them
 	// would break or bypass the signature.
 	reservedHeaders = []string{"authorization", "host", "x-amz-date", "x-amz-security-token",
@@ -349,6 +350,15 @@ func (v *validator) credentials(p string, cr Credentials) {
 	if cr.AssumeRole != nil {
 		v.assumeRole(p+".assume_role", cr.AssumeRole, false)
 	}
+	switch ra := cr.RolesAnywhere; {
+	case ra == nil && cr.Source == SourceRolesAnywhere:
+		v.add(p+".roles_anywhere", "required with source roles_anywhere: certificate_file, private_key_file, trust_anchor_arn, profile_arn and role_arn")
+	case ra == nil:
+	case cr.Source != SourceRolesAnywhere:
+		v.add(p+".roles_anywhere", "only used with source roles_anywhere (source is %q)", cr.Source)
+	default:
+		v.rolesAnywhere(p+".roles_anywhere", ra)
+	}
 	switch w := cr.WebIdentity; {
 	case w == nil && cr.Source == SourceCallerWebIdentity:
 		v.add(p+".web_identity", "required with source caller_web_identity: the role each caller's token is exchanged for")
@@ -358,6 +368,36 @@ func (v *validator) credentials(p string, cr Credentials) {
 	default:
 		v.webIdentity(p+".web_identity", w)
 	}
+}
+
+func (v *validator) rolesAnywhere(p string, ra *RolesAnywhere) {
+	for _, f := range []struct{ name, val string }{{"certificate_file", ra.CertificateFile}, {"private_key_file", ra.PrivateKeyFile}} {
+		if f.val == "" {
+			v.add(p+"."+f.name, "required: a PEM file path")
+		}
+	}
+	regions := map[string]string{}
+	for _, f := range []struct{ name, val, kind string }{{"trust_anchor_arn", ra.TrustAnchorARN, "trust-anchor"}, {"profile_arn", ra.ProfileARN, "profile"}} {
+		m := rolesAnywhereARN.FindStringSubmatch(f.val)
+		switch {
+		case f.val == "":
+			v.add(p+"."+f.name, "required: arn:aws:rolesanywhere:REGION:ACCOUNT:%s/ID", f.kind)
+		case m == nil || m[2] != f.kind:
+			v.add(p+"."+f.name, "%q is not a Roles Anywhere %s ARN such as arn:aws:rolesanywhere:us-east-1:123456789012:%s/ID", f.val, f.kind, f.kind)
+		default:
+			regions[f.name] = m[1]
+		}
+	}
+	if a, b := regions["trust_anchor_arn"], regions["profile_arn"]; a != "" && b != "" && a != b {
+		v.add(p+".profile_arn", "is in %s but the trust anchor is in %s: Roles Anywhere needs both in one region", b, a)
+	}
+	switch {
+	case ra.RoleARN == "":
+		v.add(p+".role_arn", "required: one of the profile's roles, arn:aws:iam::123456789012:role/NAME")
+	case !roleARN.MatchString(ra.RoleARN):
+		v.add(p+".role_arn", "%q is not a role ARN such as arn:aws:iam::123456789012:role/NAME", ra.RoleARN)
+	}
+	v.sessionDuration(p+".duration", ra.Duration)
 }
 
 func (v *validator) assumeRole(p string, ar *AssumeRole, inChain bool) {

@@ -67,6 +67,12 @@ func TestEachProblem(t *testing.T) {
 		{"caller web identity without block", route(s3URL + "    credentials: {source: caller_web_identity}\n"), "routes[0].credentials.web_identity (line 4): required with source caller_web_identity"},
 		{"web identity both forms", route(s3URL + "    credentials: {web_identity: {role_arn: 'arn:aws:iam::123456789012:role/r', account_id: '123456789012'}}\n"), "give role_arn, or account_id and role_name, not both"},
 		{"web identity bad account", route(s3URL + "    credentials: {web_identity: {account_id: '1234', role_name: r}}\n"), `routes[0].credentials.web_identity.account_id (line 4): "1234" is not a 12-digit AWS account ID`},
+		{"roles anywhere without block", route(s3URL + "    credentials: {source: roles_anywhere}\n"), "routes[0].credentials.roles_anywhere (line 4): required with source roles_anywhere"},
+		{"roles anywhere block without source", route(s3URL + "    credentials: {roles_anywhere: {certificate_file: c.pem}}\n"), `routes[0].credentials.roles_anywhere (line 4): only used with source roles_anywhere (source is "")`},
+		{"roles anywhere missing fields", route(s3URL + "    credentials: {source: roles_anywhere, roles_anywhere: {certificate_file: c.pem}}\n"), "routes[0].credentials.roles_anywhere.private_key_file (line 4): required"},
+		{"roles anywhere bad trust anchor", route(s3URL + "    credentials: {source: roles_anywhere, roles_anywhere: {trust_anchor_arn: 'arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p'}}\n"), `routes[0].credentials.roles_anywhere.trust_anchor_arn (line 4): "arn:aws:rolesanywhere:eu-west-1:123456789012:profile/p" is not a Roles Anywhere trust-anchor ARN`},
+		{"roles anywhere regions differ", route(s3URL + "    credentials: {source: roles_anywhere, roles_anywhere: {trust_anchor_arn: 'arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/t', profile_arn: 'arn:aws:rolesanywhere:us-east-1:123456789012:profile/p'}}\n"), "routes[0].credentials.roles_anywhere.profile_arn (line 4): is in us-east-1 but the trust anchor is in eu-west-1"},
+		{"roles anywhere long duration", route(s3URL + "    credentials: {source: roles_anywhere, roles_anywhere: {duration: 24h}}\n"), "routes[0].credentials.roles_anywhere.duration (line 4)"},
 		{"web identity with other source", route(s3URL + "    credentials: {source: imds, web_identity: {role_arn: 'arn:aws:iam::123456789012:role/r'}}\n"), `only used with source caller_web_identity (source is "imds")`},
 		{"listen tls half", "listen: {tls: {cert_file: c.pem}}\n" + route(s3URL), "listen.tls (line 1): cert_file and key_file go together"},
 		{"same listeners", "listen: {address: '9090'}\n" + route(s3URL), "utility.address: is the same as listen.address"},
@@ -93,6 +99,7 @@ func TestValidConfigs(t *testing.T) {
 		{"kong upstream", route("    override_target_host: abc.lambda-url.us-east-2.on.aws\n")},
 		{"file secrets", route(s3URL + "    credentials: {access_key_id: {file: /run/secrets/akid}, secret_access_key: {file: /run/secrets/sk}}\n")},
 		{"response none", route(s3URL + "    timeouts: {response: none}\n")},
+		{"roles anywhere", route(s3URL + "    credentials:\n      source: roles_anywhere\n      roles_anywhere:\n        certificate_file: /etc/signway/cert.pem\n        private_key_file: /etc/signway/key.pem\n        intermediates_file: /etc/signway/chain.pem\n        trust_anchor_arn: arn:aws:rolesanywhere:eu-west-1:123456789012:trust-anchor/a1b2\n        profile_arn: arn:aws:rolesanywhere:eu-west-1:123456789012:profile/c3d4\n        role_arn: arn:aws:iam::123456789012:role/workload\n        duration: 1h\n")},
 		{"methods and hosts make matches distinct", "routes:\n  - {name: a, url: 'https://b.s3.us-east-1.amazonaws.com', match: {methods: [GET]}}\n  - {name: b, url: 'https://b.s3.us-east-1.amazonaws.com', match: {methods: [PUT]}}\n  - {name: c, url: 'https://b.s3.us-east-1.amazonaws.com', match: {host: a.example}}\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -53,6 +53,8 @@ type SourceSpec struct {
 	HTTPClient *http.Client
 	// Logger receives the SDK's own log lines; nil discards them.
 	Logger *slog.Logger
+	// RolesAnywhere is used by the roles_anywhere source only.
+	RolesAnywhere *RolesAnywhereOptions
 }
 
 // FromSource returns a Provider for exactly the source spec names, built from
@@ -102,6 +104,15 @@ func fromSource(ctx context.Context, src swconfig.CredentialSource, spec SourceS
 		return containerSource(ctx, spec)
 	case swconfig.SourceIMDS:
 		return imdsSource(ctx, spec)
+	case swconfig.SourceRolesAnywhere:
+		if spec.RolesAnywhere == nil {
+			return nil, errors.New("roles_anywhere settings are required")
+		}
+		o := *spec.RolesAnywhere
+		if o.HTTPClient == nil {
+			o.HTTPClient = spec.HTTPClient
+		}
+		return RolesAnywhere(o)
 	}
 	return nil, fmt.Errorf("unknown source; want one of %s", strings.Join(SourceNames(), ", "))
 }

@@ -102,6 +102,8 @@ func complete(s Settings, d awsendpoint.Endpoint, fixed bool) Settings {
 		cr.Source = SourceStatic
 	case cr.WebIdentity != nil:
 		cr.Source = SourceCallerWebIdentity
+	case cr.RolesAnywhere != nil:
+		cr.Source = SourceRolesAnywhere
 	default:
 		cr.Source = SourceDefault
 	}

@@ -138,6 +138,10 @@ func (c Credentials) clone() Credentials {
 		w := *c.WebIdentity
 		c.WebIdentity = &w
 	}
+	if c.RolesAnywhere != nil {
+		ra := *c.RolesAnywhere
+		c.RolesAnywhere = &ra
+	}
 	return c
 }
 

@@ -354,7 +354,7 @@ func (v *validator) credentials(p string, cr Credentials) {
 	case ra == nil && cr.Source == SourceRolesAnywhere:
 		v.add(p+".roles_anywhere", "required with source roles_anywhere: certificate_file, private_key_file, trust_anchor_arn, profile_arn and role_arn")
 	case ra == nil:
-	case cr.Source != SourceRolesAnywhere:
+	case cr.Source != "" && cr.Source != SourceRolesAnywhere:
 		v.add(p+".roles_anywhere", "only used with source roles_anywhere (source is %q)", cr.Source)
 	default:
 		v.rolesAnywhere(p+".roles_anywhere", ra)

@@ -47,6 +47,10 @@ type Options struct {
 	Keys      *sigv4.KeyCache // shared signing-key cache; a new one by default
 	// Conns counts responses in flight by protocol; nil counts nothing.
 	Conns *UpstreamConns
+	// SpoolMemory caps the memory all hashed bodies hold together
+	// (limits.spool_memory); NewTable shares one among its routes, and a
+	// gateway keeps one across reloads.
+	SpoolMemory *SpoolBudget
 }
 
 func (o Options) logger() *slog.Logger {
@@ -87,6 +91,10 @@ func New(o Options) (*Proxy, error) {
 	if o.Metrics == nil {
 		o.Metrics = nopMetrics{}
 	}
+	if o.SpoolMemory == nil {
+		o.SpoolMemory = NewSpoolBudget(0)
+	}
+	o.Route.spoolBudget = o.SpoolMemory
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,

@@ -57,10 +57,12 @@ type Route struct {
 	tls           bool
 	v4a           bool
 	virtualHosted bool // S3 with the bucket in the host: the path is the key
+	spoolBudget   *SpoolBudget
 }
 
-// DefaultSpoolMemoryBytes of a hashed body stay in memory.
-const DefaultSpoolMemoryBytes = 1 << 20
+// DefaultSpoolMemoryBytes of a hashed body stay in memory: what a stalled
+// upload may hold.
+const DefaultSpoolMemoryBytes = 256 << 10
 
 // prepare fills the zero settings with their defaults and precomputes what
 // every request needs. Its errors are programming errors (a Route no valid

@@ -70,6 +70,9 @@ type entry struct {
 // metrics and key cache; opts.Route is ignored.
 func NewTable(specs []RouteSpec, opts Options) (*Table, error) {
 	t := &Table{}
+	if opts.SpoolMemory == nil {
+		opts.SpoolMemory = NewSpoolBudget(0)
+	}
 	for i, s := range specs {
 		if s.Route == nil {
 			return nil, fmt.Errorf("routes[%d]: no route", i)

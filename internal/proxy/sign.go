@@ -47,7 +47,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	}
 	var sp *spool
 	if plan.body == bodySpool {
-		sp, err = newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir)
+		sp, err = newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir, rt.spoolBudget)
 		closeBody(in)
 		if err != nil {
 			return nil, payloadErr(err)

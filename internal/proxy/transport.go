@@ -73,7 +73,10 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 		// A proxy passes bodies through: letting the transport ask for gzip
 		// and decompress would change what the caller receives.
 		DisableCompression: true,
-		WriteBufferSize:    64 << 10,
-		ReadBufferSize:     64 << 10,
+		// Per connection, so per upload in flight: bodies bigger than these
+		// bypass them (bufio reads and writes large slices directly), and
+		// 16 KiB keeps a stalled upload's cost low (issue 12: 256 KiB).
+		WriteBufferSize: 16 << 10,
+		ReadBufferSize:  16 << 10,
 	}, nil
 }

@@ -28,6 +28,7 @@ type options struct {
 	utilityPort       string
 	connectTimeout    int
 	requestTimeout    int
+	bodyIdleTimeout   int
 	signatureLifetime int
 	caFile            string
 	noVerifySSL       bool
@@ -70,6 +71,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	str(&o.utilityPort, "utility-port", "u", "9090", "`port` (or address) for /healthz, /readyz and /metrics")
 	fs.IntVar(&o.connectTimeout, "connect-timeout", int(config.DefaultConnectTimeout.D()/time.Second), "`seconds` to connect to the upstream, TLS included")
 	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "`seconds` from the upstream receiving a request to its response headers; 0 for none")
+	fs.IntVar(&o.bodyIdleTimeout, "body-idle-timeout", 60, "`seconds` a request body may go without progress (caller: 408, upstream: 504); 0 for none")
 	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "`seconds` a query signature stays valid with --sign-query (1 to 604800; default 900)")
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra root CAs for upstream TLS")
 	fs.BoolVar(&o.noVerifySSL, "no-verify-ssl", false, "DANGEROUS: do not verify the upstream's TLS certificate")
@@ -169,6 +171,9 @@ func (o *options) validate() []error {
 	}
 	if o.requestTimeout < 0 {
 		bad("--request-timeout must be 0 (none) or a number of seconds")
+	}
+	if o.bodyIdleTimeout < 0 {
+		bad("--body-idle-timeout must be 0 (none) or a number of seconds")
 	}
 	if o.signatureLifetime != 0 && (o.signatureLifetime < 1 || o.signatureLifetime > 604800) {
 		bad("--signature-lifetime must be between 1 and 604800 seconds (7 days), got %d", o.signatureLifetime)

@@ -27,6 +27,9 @@ type gateway struct {
 	log     *slog.Logger
 	metrics *admin.Metrics
 	keys    *sigv4.KeyCache
+	// spool caps the memory hashed bodies hold, across routes and reloads
+	// (limits.spool_memory).
+	spool *proxy.SpoolBudget
 
 	mu         sync.Mutex
 	transports map[proxy.TransportOptions]*http.Transport
@@ -47,7 +50,7 @@ type routeCreds struct {
 }
 
 func newGateway(log *slog.Logger, metrics *admin.Metrics) *gateway {
-	return &gateway{log: log, metrics: metrics, keys: sigv4.NewKeyCache(),
+	return &gateway{log: log, metrics: metrics, keys: sigv4.NewKeyCache(), spool: proxy.NewSpoolBudget(0),
 		transports: map[proxy.TransportOptions]*http.Transport{}, creds: map[[32]byte]*routeCreds{}}
 }
 
@@ -226,7 +229,8 @@ func (g *gateway) table(ctx context.Context, cfg *config.Config) (*proxy.Table, 
 	if err := errors.Join(errs...); err != nil {
 		return nil, nil, err
 	}
-	tbl, err := proxy.NewTable(specs, proxy.Options{Logger: g.log, Metrics: g.metrics, Keys: g.keys})
+	g.spool.SetLimit(int64(cfg.Limits.SpoolMemory))
+	tbl, err := proxy.NewTable(specs, proxy.Options{Logger: g.log, Metrics: g.metrics, Keys: g.keys, SpoolMemory: g.spool})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -263,7 +267,7 @@ func (g *gateway) spec(ctx context.Context, name string, s config.Settings, call
 	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: s.Payload,
 		SignQuery: s.Signing.Mode == config.SignQuery, Lifetime: s.Signing.Lifetime.D(),
 		SigningAlgorithm: s.Signing.Algorithm, RegionSet: s.SigV4ARegionSet(),
-		MaxBodyBytes: int64(s.MaxBodySize)}
+		MaxBodyBytes: int64(s.MaxBodySize), BodyIdleTimeout: s.Timeouts.BodyIdle.D()}
 	spec := proxy.RouteSpec{Route: route, Rewrite: proxy.Rewrites{StripPrefix: s.StripPrefix, AddHeaders: s.Headers.Add, RemoveHeaders: s.Headers.Remove}}
 	if len(s.Headers.Unsigned) > 0 || len(s.Headers.SignedOnly) > 0 {
 		route.Headers = sigv4.NewHeaderPolicy(s.Headers.SignedOnly, s.Headers.Unsigned)

@@ -100,10 +100,14 @@ func (o *options) asConfig() (*config.Config, error) {
 	if request == 0 {
 		response = config.NoTimeout
 	}
+	bodyIdle := config.Duration(time.Duration(o.bodyIdleTimeout) * time.Second)
+	if o.bodyIdleTimeout == 0 {
+		bodyIdle = config.NoTimeout
+	}
 	s := config.Settings{Service: service, Region: region, Payload: config.PayloadMode(o.mode),
 		Signing: config.Signing{Algorithm: config.Algorithm(o.signingAlgorithm), RegionSet: o.regions, Mode: config.SignHeader,
 			Lifetime: config.Duration(time.Duration(o.signatureLifetime) * time.Second)},
-		Timeouts:    config.Timeouts{Connect: config.Duration(connect), Response: response},
+		Timeouts:    config.Timeouts{Connect: config.Duration(connect), Response: response, BodyIdle: bodyIdle},
 		MaxBodySize: config.ByteSize(o.maxBody),
 		UpstreamTLS: config.UpstreamTLS{CAFile: o.caFile, InsecureSkipVerify: o.noVerifySSL},
 		Credentials: config.Credentials{Source: config.SourceDefault}}

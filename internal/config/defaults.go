@@ -22,6 +22,8 @@ const (
 	DefaultConnectTimeout  = Duration(10 * time.Second)
 	DefaultResponseTimeout = Duration(30 * time.Second)
 	DefaultMaxBodySize     = ByteSize(5 << 30) // S3's single PUT limit
+	DefaultBodyIdleTimeout = Duration(60 * time.Second)
+	DefaultSpoolMemory     = ByteSize(256 << 20) // all hashed bodies together
 	DefaultTokenHeader     = "Authorization"
 	DefaultCacheSize       = 10000
 )
@@ -31,7 +33,7 @@ const (
 var builtin = Settings{
 	Payload:     DefaultPayload,
 	Signing:     Signing{Mode: SignHeader, Lifetime: DefaultLifetime},
-	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout},
+	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout, BodyIdle: DefaultBodyIdleTimeout},
 	MaxBodySize: DefaultMaxBodySize,
 }
 
@@ -44,6 +46,9 @@ func (c *Config) WithDefaults() *Config {
 	out := c.clone()
 	out.Listen.Address = addrOr(out.Listen.Address, DefaultListenAddress)
 	out.Utility.Address = addrOr(out.Utility.Address, DefaultUtilityAddress)
+	if out.Limits.SpoolMemory == 0 {
+		out.Limits.SpoolMemory = DefaultSpoolMemory
+	}
 	base := merge(builtin, c.Defaults)
 	out.Defaults = complete(base, awsendpoint.Endpoint{}, true)
 	byName := map[string]Settings{}

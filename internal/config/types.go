@@ -33,6 +33,8 @@ type Config struct {
 	Callers []Caller `yaml:"callers"`
 	// RateLimits says where the callers' rate limits are counted.
 	RateLimits RateLimits `yaml:"rate_limits"`
+	// Limits bound what the whole gateway holds, across routes.
+	Limits Limits `yaml:"limits"`
 
 	// lines maps field paths ("routes[2].region") to YAML lines; set by Parse
 	// and read only afterwards, so copies may share it.
@@ -245,6 +247,14 @@ type Headers struct {
 	SignedOnly []string `yaml:"signed_only"`
 }
 
+// Limits bound what the whole gateway holds, across routes.
+type Limits struct {
+	// SpoolMemory is the memory all bodies being hashed before signing may
+	// hold together; beyond it further bodies are spooled straight to a
+	// temporary file. Bytes, or a size such as 256MiB. Default 256MiB.
+	SpoolMemory ByteSize `yaml:"spool_memory"`
+}
+
 // Timeouts towards the upstream.
 type Timeouts struct {
 	// Connect covers dialling and the TLS handshake; default 10s.
@@ -253,6 +263,10 @@ type Timeouts struct {
 	// response headers; default 30s, none to disable. Bodies may stream
 	// for longer.
 	Response Duration `yaml:"response"`
+	// BodyIdle is how long a request body may make no progress: a caller
+	// that sends nothing for this long gets 408, an upstream that reads
+	// nothing of it 504; default 60s, none to disable.
+	BodyIdle Duration `yaml:"body_idle"`
 }
 
 // UpstreamTLS is how the upstream's certificate is verified.

@@ -20,6 +20,9 @@ func (c *Config) Validate() error {
 	v := &validator{c: c}
 	v.listeners()
 	v.callers()
+	if c.Limits.SpoolMemory < 0 {
+		v.add("limits.spool_memory", "must be positive: bytes, or a size such as 256MiB")
+	}
 	base := merge(builtin, c.Defaults)
 	v.settings("defaults", c.Defaults)
 	names := map[string]int{}
@@ -230,6 +233,9 @@ func (v *validator) settings(p string, s Settings) {
 	}
 	if t := s.Timeouts.Response; t < 0 && t != NoTimeout {
 		v.add(p+".timeouts.response", "must be a positive duration such as 30s, or none")
+	}
+	if t := s.Timeouts.BodyIdle; t < 0 && t != NoTimeout {
+		v.add(p+".timeouts.body_idle", "must be a positive duration such as 60s, or none")
 	}
 	if s.MaxBodySize < 0 {
 		v.add(p+".max_body_size", "must be positive")

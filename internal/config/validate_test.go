@@ -52,6 +52,8 @@ func TestEachProblem(t *testing.T) {
 		{"negative timeout", route(s3URL + "    timeouts: {response: -1s}\n"), "routes[0].timeouts.response (line 4): must be a positive duration"},
 		{"none connect", route(s3URL + "    timeouts: {connect: none}\n"), "routes[0].timeouts.connect (line 4): must be a positive duration"},
 		{"auth method", route(s3URL + "    auth: {methods: [basic]}\n"), `routes[0].auth.methods[0] (line 4): "basic" is not one of api_key, sigv4, jwt, mtls, none`},
+		{"negative body_idle", route(s3URL + "    timeouts: {body_idle: -5s}\n"), "routes[0].timeouts.body_idle (line 4): must be a positive duration such as 60s, or none"},
+		{"negative spool_memory", route(s3URL) + "limits: {spool_memory: -1}\n", `limits.spool_memory (line 4): "-1" is not a size`},
 		{"reserved header", route(s3URL + "    headers: {add: {Authorization: x}}\n"), "routes[0].headers.add.Authorization (line 4): Authorization is set by signing"},
 		{"bad header name", route(s3URL + "    headers: {remove: [\"a b\"]}\n"), `routes[0].headers.remove[0] (line 4): "a b" is not a header name`},
 		{"header signed and unsigned", route(s3URL + "    headers: {unsigned: [x-a], signed_only: [X-A]}\n"), `routes[0].headers.unsigned (line 4): "x-a" is also in signed_only`},
@@ -118,6 +120,7 @@ func TestDefaultsMerged(t *testing.T) {
   headers: {add: {X-Team: core, X-Env: prod}}
   timeouts: {connect: 3s}
   credentials: {source: profile, profile: ops}
+limits: {spool_memory: 64MiB}
 routes:
   - name: inherits
     url: https://api.internal.example
@@ -127,6 +130,7 @@ routes:
     url: https://b.s3.us-east-1.amazonaws.com
     region: us-west-2
     signing: {lifetime: 1h}
+    timeouts: {body_idle: none}
     headers: {add: {X-Env: dev}}
     credentials: {source: imds}
 `), nil)
@@ -147,6 +151,10 @@ routes:
 		{"a.lifetime", a.Signing.Lifetime, DefaultLifetime},
 		{"a.connect", a.Timeouts.Connect, Duration(3 * time.Second)},
 		{"a.response", a.Timeouts.Response, DefaultResponseTimeout},
+		{"a.body_idle", a.Timeouts.BodyIdle, DefaultBodyIdleTimeout},
+		{"b.body_idle", b.Timeouts.BodyIdle, NoTimeout},
+		{"b.connect inherited", b.Timeouts.Connect, Duration(3 * time.Second)},
+		{"limits.spool_memory", cfg.Limits.SpoolMemory, ByteSize(64 << 20)},
 		{"a.max_body_size", a.MaxBodySize, ByteSize(5 << 30)},
 		{"a.credentials", a.Credentials.Profile, "ops"},
 		{"a.auth", a.Auth.Enabled(), false},
@@ -186,6 +194,14 @@ func TestBuiltInCode(t *testing.T) {
 	}
 	if c.Routes[0].Service != "" {
 		t.Error("WithDefaults changed its receiver")
+	}
+	if full.Limits.SpoolMemory != DefaultSpoolMemory || r.Timeouts.BodyIdle != DefaultBodyIdleTimeout {
+		t.Errorf("limits %+v, timeouts %+v: want the defaults", full.Limits, r.Timeouts)
+	}
+	bad := *c
+	bad.Limits.SpoolMemory = -1
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "limits.spool_memory: must be positive") {
+		t.Errorf("a negative spool_memory from code: %v", err)
 	}
 	c.Routes[0].URL = "https://api.internal.example"
 	err := c.Validate()

@@ -54,6 +54,8 @@ func classify(r *http.Request, err error, target string) failure {
 	var credErr *CredentialsError
 	var callerErr *CallerAuthError
 	var payloadE *PayloadError
+	var idle *BodyIdleError
+	var stalled *UpstreamStalledError
 	var ue *url.Error
 	// A credentials error may wrap the *url.Error of a call to STS: it is
 	// still a credentials error, and STS is not the upstream.
@@ -61,8 +63,14 @@ func classify(r *http.Request, err error, target string) failure {
 		err = ue.Err // drop the URL
 	}
 	switch {
+	case errors.As(err, &idle): // the server cancels the request too: this is why
+		return failure{http.StatusRequestTimeout, "RequestTimeout",
+			idle.Error() + "; nothing was stored: send the body without pauses, or raise the timeout", "body"}
 	case r.Context().Err() != nil && errors.Is(r.Context().Err(), context.Canceled):
 		return failure{StatusClientClosedRequest, "ClientClosedRequest", "the caller closed the connection before the response", "canceled"}
+	case errors.As(err, &stalled):
+		return failure{http.StatusGatewayTimeout, "UpstreamTimeout",
+			fmt.Sprintf("the upstream %s read nothing of the request body for %s (timeouts.body_idle); check its health or raise the timeout", target, stalled.Idle), "timeout"}
 	case errors.As(err, &tooLarge):
 		return failure{http.StatusRequestEntityTooLarge, "RequestEntityTooLarge",
 			tooLarge.Error() + "; raise the route's max body size or use an unsigned payload", "body"}

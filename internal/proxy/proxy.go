@@ -98,7 +98,7 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &signingTransport{route: o.Route, base: o.Transport, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger},
+		Transport:      &signingTransport{route: o.Route, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
@@ -199,6 +199,7 @@ func stripSignatureParams(raw string) string {
 }
 
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
+	err = callerBodyErr(r, err)
 	f := classify(r, err, p.route.Target.Host)
 	switch f.kind {
 	case "signing":
@@ -227,6 +228,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.metrics.InFlightDec()
 		p.metrics.ObserveRequest(p.route.Name, r.Method, sw.code(), time.Since(start))
 	}()
+	watchCallerBody(w, r, p.route.bodyIdle())
 	p.rp.ServeHTTP(sw, r)
 }
 

@@ -43,6 +43,10 @@ type Route struct {
 	// temporary file in SpoolDir (os.TempDir() when empty).
 	SpoolMemoryBytes int64
 	SpoolDir         string
+	// BodyIdleTimeout ends a request whose body makes no progress for this
+	// long: a caller that stops sending gets 408, an upstream that stops
+	// reading 504. 0 is config.DefaultBodyIdleTimeout; less than 0 is none.
+	BodyIdleTimeout time.Duration
 	// SigningAlgorithm is sigv4 ("" too) or sigv4a; SigV4A signs for every
 	// region of RegionSet (default: Region; "*" and "us-east-*" patterns
 	// allowed), for S3 Multi-Region Access Points and the like.

@@ -9,6 +9,8 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+
+	"github.com/signway/signway/internal/config"
 )
 
 // spoolChunkSize is the piece in which a spool takes memory as the body
@@ -20,10 +22,6 @@ type spoolChunk = [spoolChunkSize]byte
 
 var spoolChunks = sync.Pool{New: func() any { return new(spoolChunk) }}
 
-// DefaultSpoolMemory is limits.spool_memory's default: what all hashed
-// bodies together may hold in memory before further ones go straight to disk.
-const DefaultSpoolMemory = 256 << 20
-
 // SpoolBudget caps the bytes all spools together hold in memory. A body
 // that would take it over its limit is spooled to a temporary file instead,
 // so a burst of uploads costs disk, not memory. One budget is shared by all
@@ -33,8 +31,8 @@ type SpoolBudget struct {
 	used  atomic.Int64
 }
 
-// NewSpoolBudget returns a budget of limit bytes (DefaultSpoolMemory when 0
-// or less).
+// NewSpoolBudget returns a budget of limit bytes (limits.spool_memory's
+// default when 0 or less).
 func NewSpoolBudget(limit int64) *SpoolBudget {
 	b := &SpoolBudget{}
 	b.SetLimit(limit)
@@ -44,7 +42,7 @@ func NewSpoolBudget(limit int64) *SpoolBudget {
 // SetLimit changes the limit (a reload); bytes already held stay counted.
 func (b *SpoolBudget) SetLimit(limit int64) {
 	if limit <= 0 {
-		limit = DefaultSpoolMemory
+		limit = int64(config.DefaultSpoolMemory)
 	}
 	b.limit.Store(limit)
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/sigv4"
 	"github.com/signway/signway/internal/testenv"
 )
@@ -71,8 +72,8 @@ func stalledUpload(t *testing.T, addr, path string, length int, sent []byte) net
 	return c
 }
 
-// waitFor polls cond until it holds; the deadline only stops a hung test.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitUntil polls cond until it holds; the deadline only stops a hung test.
+func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -104,7 +105,7 @@ func TestStalledUploadsHoldLittleMemory(t *testing.T) {
 	}
 	const uploads, sent, declared = 100, 1_200_000, 3_000_000
 	part := bytes.Repeat([]byte("x"), sent)
-	for _, mode := range []PayloadMode{PayloadSigned, PayloadUnsigned, PayloadStreaming} {
+	for _, mode := range []config.PayloadMode{config.PayloadSigned, config.PayloadUnsigned, config.PayloadStreaming} {
 		t.Run(string(mode), func(t *testing.T) {
 			// The upstream is another process, so what is measured is the
 			// proxy (the callers are bare sockets).
@@ -134,7 +135,7 @@ func TestStalledUploadsHoldLittleMemory(t *testing.T) {
 			for i := range conns {
 				conns[i] = stalledUpload(t, addr, fmt.Sprintf("/bucket/key%d", i), declared, part)
 			}
-			waitFor(t, "the proxy to read what the callers sent", func() bool { return cl.read.Load() >= uploads*sent })
+			waitUntil(t, "the proxy to read what the callers sent", func() bool { return cl.read.Load() >= uploads*sent })
 			added := liveBytes() - before
 			t.Logf("%d uploads stalled after %d bytes: %.1f MiB in all, %.0f KiB each",
 				uploads, sent, float64(added)/(1<<20), float64(added)/uploads/1024)
@@ -144,13 +145,13 @@ func TestStalledUploadsHoldLittleMemory(t *testing.T) {
 			for _, c := range conns {
 				c.Close()
 			}
-			waitFor(t, "spool files to go", func() bool {
+			waitUntil(t, "spool files to go", func() bool {
 				ents, _ := os.ReadDir(dir)
 				return len(ents) == 0
 			})
 			// Nothing cut short was stored. In unsigned mode that is issue 12
 			// item 2, fixed with the payload plan; checked there.
-			if mode == PayloadUnsigned {
+			if mode == config.PayloadUnsigned {
 				return
 			}
 			if status, _ := s3.Do(t, http.MethodHead, "/bucket/key0", nil); status != http.StatusNotFound {

@@ -1,0 +1,215 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/signway/signway/internal/config"
+)
+
+// bodyIdle is the route's body idle timeout; 0 or less is none.
+func (rt *Route) bodyIdle() time.Duration {
+	switch {
+	case rt.BodyIdleTimeout == 0:
+		return config.DefaultBodyIdleTimeout.D()
+	case rt.BodyIdleTimeout < 0:
+		return 0
+	}
+	return rt.BodyIdleTimeout
+}
+
+// BodyIdleError is a caller that stopped sending its request body for the
+// route's body idle timeout; it is answered 408.
+type BodyIdleError struct{ Idle time.Duration }
+
+func (e *BodyIdleError) Error() string {
+	return fmt.Sprintf("the request body sent nothing for %s (timeouts.body_idle)", e.Idle)
+}
+
+// UpstreamStalledError is an upstream that stopped reading the request body
+// for the route's body idle timeout; it is answered 504.
+type UpstreamStalledError struct{ Idle time.Duration }
+
+func (e *UpstreamStalledError) Error() string {
+	return fmt.Sprintf("the upstream read nothing of the request body for %s (timeouts.body_idle)", e.Idle)
+}
+
+// Timeout makes the stall count as a timeout wherever errors are sorted.
+func (e *UpstreamStalledError) Timeout() bool { return true }
+
+// idleBody bounds the wait for each read of a caller's body with a read
+// deadline on the caller's connection, so a stalled caller ends with an
+// error rather than holding a goroutine, a connection and a spool forever.
+type idleBody struct {
+	body    io.ReadCloser
+	rc      *http.ResponseController
+	idle    time.Duration
+	done    bool // the deadline is cleared: the body ended or was closed
+	expired bool // the deadline passed
+}
+
+// callerBodyErr is err, unless the caller's body timed out: the server then
+// also cancels the request's context, and the transport reports that
+// cancellation rather than the read error behind it.
+func callerBodyErr(r *http.Request, err error) error {
+	if b, ok := r.Body.(*idleBody); ok && b.expired {
+		return &BodyIdleError{Idle: b.idle}
+	}
+	return err
+}
+
+// watchCallerBody wraps r's body; without a body or a timeout it changes
+// nothing.
+func watchCallerBody(w http.ResponseWriter, r *http.Request, idle time.Duration) {
+	if idle <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	r.Body = &idleBody{body: r.Body, rc: http.NewResponseController(w), idle: idle}
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	if !b.done {
+		// Not supported only off a real server (a test recorder): the
+		// body is then read as it is.
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	n, err := b.body.Read(p)
+	switch {
+	case err == nil:
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		b.done, b.expired = true, true
+		return n, &BodyIdleError{Idle: b.idle}
+	default:
+		// At the end the deadline must go: the server's own read that
+		// watches for the caller hanging up would otherwise hit it, and
+		// cancel the request while it waits for the upstream.
+		b.clear()
+	}
+	return n, err
+}
+
+func (b *idleBody) clear() {
+	if !b.done {
+		b.done = true
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+}
+
+func (b *idleBody) Close() error {
+	b.clear()
+	return b.body.Close()
+}
+
+// bodyIdleTransport bounds how long the upstream may go without taking
+// request body bytes: while the transport is not waiting on the caller (a
+// read of the body), it is waiting on the upstream, and after idle the
+// request is cancelled. The response-header timeout only starts once the
+// body is written, so without this an upstream that never reads a PUT body
+// would hold the request forever.
+type bodyIdleTransport struct {
+	base http.RoundTripper
+	idle time.Duration
+}
+
+func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if t.idle <= 0 || r.Body == nil || r.Body == http.NoBody {
+		return t.base.RoundTrip(r)
+	}
+	// Released with the caller's request, whose context this derives from.
+	ctx, cancel := context.WithCancelCause(r.Context())
+	wd := &watchdog{idle: t.idle, cancel: cancel}
+	wd.timer = time.AfterFunc(time.Hour, wd.fire)
+	wd.timer.Stop()
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:      func(httptrace.GotConnInfo) { wd.resume() },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wd.stop() },
+	})
+	out := r.WithContext(ctx)
+	out.Body = &watchedBody{body: r.Body, wd: wd}
+	if r.GetBody != nil {
+		out.GetBody = func() (io.ReadCloser, error) {
+			b, err := r.GetBody()
+			if err != nil {
+				return nil, err
+			}
+			return &watchedBody{body: b, wd: wd}, nil
+		}
+	}
+	resp, err := t.base.RoundTrip(out)
+	wd.stop()
+	if err != nil {
+		var stalled *UpstreamStalledError
+		if errors.As(context.Cause(ctx), &stalled) {
+			return nil, stalled
+		}
+		return nil, err
+	}
+	return resp, nil
+}
+
+// watchdog fires when the transport has neither been reading the body nor
+// finished writing it for idle.
+type watchdog struct {
+	mu     sync.Mutex
+	timer  *time.Timer
+	idle   time.Duration
+	cancel context.CancelCauseFunc
+	inRead bool // waiting on the caller: its own deadline applies
+	done   bool
+}
+
+func (w *watchdog) resume() {
+	w.mu.Lock()
+	if !w.done && !w.inRead {
+		w.timer.Reset(w.idle)
+	}
+	w.mu.Unlock()
+}
+
+func (w *watchdog) pause() {
+	w.mu.Lock()
+	w.inRead = true
+	w.timer.Stop()
+	w.mu.Unlock()
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.done = true
+	w.timer.Stop()
+	w.mu.Unlock()
+}
+
+func (w *watchdog) fire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done && !w.inRead {
+		w.cancel(&UpstreamStalledError{Idle: w.idle})
+	}
+}
+
+type watchedBody struct {
+	body io.ReadCloser
+	wd   *watchdog
+}
+
+func (b *watchedBody) Read(p []byte) (int, error) {
+	b.wd.pause()
+	n, err := b.body.Read(p)
+	b.wd.mu.Lock()
+	b.wd.inRead = false
+	b.wd.mu.Unlock()
+	// After the last byte the transport still flushes its buffer to the
+	// upstream: the watch goes on until it reports the request written.
+	b.wd.resume()
+	return n, err
+}
+
+func (b *watchedBody) Close() error { return b.body.Close() }

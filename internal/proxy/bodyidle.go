@@ -9,6 +9,7 @@ import (
 	"net/http/httptrace"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/signway/signway/internal/config"
@@ -48,43 +49,39 @@ func (e *UpstreamStalledError) Timeout() bool { return true }
 // deadline on the caller's connection, so a stalled caller ends with an
 // error rather than holding a goroutine, a connection and a spool forever.
 type idleBody struct {
-	body    io.ReadCloser
-	rc      *http.ResponseController
-	idle    time.Duration
-	done    bool // the deadline is cleared: the body ended or was closed
-	expired bool // the deadline passed
-}
-
-// callerBodyErr is err, unless the caller's body timed out: the server then
-// also cancels the request's context, and the transport reports that
-// cancellation rather than the read error behind it.
-func callerBodyErr(r *http.Request, err error) error {
-	if b, ok := r.Body.(*idleBody); ok && b.expired {
-		return &BodyIdleError{Idle: b.idle}
-	}
-	return err
+	body io.ReadCloser
+	rc   *http.ResponseController
+	idle time.Duration
+	done bool // the deadline is cleared: the body ended or was closed
+	// deadline (Unix nanoseconds) is read by the handler's goroutine while
+	// the transport's reads the body.
+	deadline atomic.Int64
 }
 
 // watchCallerBody wraps r's body; without a body or a timeout it changes
-// nothing.
-func watchCallerBody(w http.ResponseWriter, r *http.Request, idle time.Duration) {
+// nothing. The returned body, if any, goes to callerBodyErr.
+func watchCallerBody(w http.ResponseWriter, r *http.Request, idle time.Duration) *idleBody {
 	if idle <= 0 || r.Body == nil || r.Body == http.NoBody {
-		return
+		return nil
 	}
-	r.Body = &idleBody{body: r.Body, rc: http.NewResponseController(w), idle: idle}
+	b := &idleBody{body: r.Body, rc: http.NewResponseController(w), idle: idle}
+	r.Body = b
+	return b
 }
 
 func (b *idleBody) Read(p []byte) (int, error) {
 	if !b.done {
+		d := time.Now().Add(b.idle)
+		b.deadline.Store(d.UnixNano())
 		// Not supported only off a real server (a test recorder): the
 		// body is then read as it is.
-		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+		_ = b.rc.SetReadDeadline(d)
 	}
 	n, err := b.body.Read(p)
 	switch {
 	case err == nil:
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		b.done, b.expired = true, true
+		b.done = true
 		return n, &BodyIdleError{Idle: b.idle}
 	default:
 		// At the end the deadline must go: the server's own read that
@@ -98,6 +95,7 @@ func (b *idleBody) Read(p []byte) (int, error) {
 func (b *idleBody) clear() {
 	if !b.done {
 		b.done = true
+		b.deadline.Store(0)
 		_ = b.rc.SetReadDeadline(time.Time{})
 	}
 }
@@ -105,6 +103,20 @@ func (b *idleBody) clear() {
 func (b *idleBody) Close() error {
 	b.clear()
 	return b.body.Close()
+}
+
+// callerBodyErr is err, unless the caller's body timed out. The server then
+// also cancels the request's context, and the transport may report that
+// cancellation (or its own write error) rather than the read error behind
+// it: a cancelled request whose body deadline has passed timed out.
+func callerBodyErr(r *http.Request, b *idleBody, err error) error {
+	if b == nil || errors.As(err, new(*BodyIdleError)) {
+		return err
+	}
+	if d := b.deadline.Load(); d != 0 && r.Context().Err() != nil && time.Now().UnixNano() >= d {
+		return &BodyIdleError{Idle: b.idle}
+	}
+	return err
 }
 
 // bodyIdleTransport bounds how long the upstream may go without taking

@@ -76,6 +76,8 @@ func TestStalledCallerBodyIs408(t *testing.T) {
 			if !strings.Contains(string(body), "timeouts.body_idle") {
 				t.Errorf("the message does not name the setting: %s", body)
 			}
+			f.backend.mu.Lock()
+			defer f.backend.mu.Unlock()
 			for _, got := range f.backend.got {
 				if got.verifyErr == nil {
 					t.Errorf("the upstream completed a request from the stalled body (%d bytes)", len(got.body))

@@ -199,7 +199,9 @@ func stripSignatureParams(raw string) string {
 }
 
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
-	err = callerBodyErr(r, err)
+	if sw, ok := w.(*statusWriter); ok {
+		err = callerBodyErr(r, sw.body, err)
+	}
 	f := classify(r, err, p.route.Target.Host)
 	switch f.kind {
 	case "signing":
@@ -228,7 +230,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.metrics.InFlightDec()
 		p.metrics.ObserveRequest(p.route.Name, r.Method, sw.code(), time.Since(start))
 	}()
-	watchCallerBody(w, r, p.route.bodyIdle())
+	sw.body = watchCallerBody(w, r, p.route.bodyIdle())
 	p.rp.ServeHTTP(sw, r)
 }
 
@@ -237,6 +239,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 type statusWriter struct {
 	http.ResponseWriter
 	status int
+	body   *idleBody // the caller's body, when it is watched
 }
 
 func (w *statusWriter) WriteHeader(code int) {

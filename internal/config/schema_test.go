@@ -4,18 +4,17 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
@@ -258,105 +257,69 @@ func TestSchemaKeysMatchStruct(t *testing.T) {
 	}
 }
 
-// TestExamplesMatchSchema checks the examples against the schema with a
-// small validator (the keywords the generator uses), so the schema accepts
-// what the loader accepts.
+// TestExamplesMatchSchema checks the schema with a full JSON Schema
+// validator: the schema itself against its meta-schema (what editors load),
+// the examples against the schema, so the schema accepts what the loader
+// accepts, and some bad files, so it rejects what the loader rejects.
 func TestExamplesMatchSchema(t *testing.T) {
-	s := loadSchema(t)
+	sch := compileSchema(t)
 	for _, f := range exampleFiles(t) {
 		data, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var doc any
-		if err := yaml.Unmarshal(data, &doc); err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range schemaErrors(s, s, doc, "") {
-			t.Errorf("%s: %s", filepath.Base(f), e)
+		if err := sch.Validate(yamlInstance(t, data)); err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
 		}
 	}
-	// And it rejects what the loader rejects, for the cases editors help with.
 	for _, bad := range []string{"routes: [{name: r, urll: x}]", "routes: [{name: r, payload: fast}]", "routes: [{url: x}]",
 		"routes: [{name: r, credentials: {secret_access_key: plain}}]", "listen: {tls: {cert: x}}"} {
-		var doc any
-		_ = yaml.Unmarshal([]byte(bad), &doc)
-		if len(schemaErrors(s, s, doc, "")) == 0 {
+		if sch.Validate(yamlInstance(t, []byte(bad))) == nil {
 			t.Errorf("schema accepts %s", bad)
 		}
 	}
 }
 
-func schemaErrors(root, s map[string]any, v any, path string) []string {
-	if r, ok := s["$ref"].(string); ok {
-		return schemaErrors(root, root["$defs"].(map[string]any)[strings.TrimPrefix(r, "#/$defs/")].(map[string]any), v, path)
+func compileSchema(t *testing.T) *jsonschema.Schema {
+	t.Helper()
+	f, err := os.Open(schemaPath)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var errs []string
-	bad := func(format string, a ...any) { errs = append(errs, path+": "+fmt.Sprintf(format, a...)) }
-	if anyOf, ok := s["anyOf"].([]any); ok {
-		if !slices.ContainsFunc(anyOf, func(sub any) bool { return len(schemaErrors(root, sub.(map[string]any), v, path)) == 0 }) {
-			bad("%v matches none of the allowed forms", v)
-		}
+	defer f.Close()
+	doc, err := jsonschema.UnmarshalJSON(f)
+	if err != nil {
+		t.Fatalf("schema is not valid JSON: %v", err)
 	}
-	if enum, ok := s["enum"].([]any); ok && !slices.Contains(enum, v) {
-		bad("%v is not one of %v", v, enum)
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource("signway.schema.json", doc); err != nil {
+		t.Fatal(err)
 	}
-	if p, ok := s["pattern"].(string); ok {
-		if str, isStr := v.(string); isStr && !regexp.MustCompile(p).MatchString(str) {
-			bad("%q does not match %s", str, p)
-		}
+	sch, err := c.Compile("signway.schema.json")
+	if err != nil {
+		t.Fatalf("the schema is not a valid JSON Schema: %v", err)
 	}
-	switch s["type"] {
-	case "object":
-		m, ok := v.(map[string]any)
-		if !ok {
-			bad("expected an object")
-			break
-		}
-		props, _ := s["properties"].(map[string]any)
-		req, _ := s["required"].([]any)
-		for _, r := range req {
-			if _, ok := m[r.(string)]; !ok {
-				bad("%s is required", r)
-			}
-		}
-		for k, val := range m {
-			if sub, ok := props[k]; ok {
-				errs = append(errs, schemaErrors(root, sub.(map[string]any), val, path+"."+k)...)
-			} else if ap, ok := s["additionalProperties"].(map[string]any); ok {
-				errs = append(errs, schemaErrors(root, ap, val, path+"."+k)...)
-			} else if s["additionalProperties"] == false {
-				bad("unknown key %s", k)
-			}
-		}
-	case "array":
-		a, ok := v.([]any)
-		if !ok {
-			bad("expected a list")
-		}
-		for i, e := range a {
-			errs = append(errs, schemaErrors(root, s["items"].(map[string]any), e, fmt.Sprintf("%s[%d]", path, i))...)
-		}
-	case "string":
-		if _, ok := v.(string); !ok {
-			bad("expected a string, got %T", v)
-		}
-	case "number":
-		switch v.(type) {
-		case int, float64:
-		default:
-			bad("expected a number, got %T", v)
-		}
-	case "integer":
-		if _, ok := v.(int); !ok {
-			bad("expected an integer, got %T", v)
-		}
-	case "boolean":
-		if _, ok := v.(bool); !ok {
-			bad("expected true or false")
-		}
+	return sch
+}
+
+// yamlInstance turns a YAML document into the JSON value the validator
+// takes.
+func yamlInstance(t *testing.T, data []byte) any {
+	t.Helper()
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatal(err)
 	}
-	return errs
+	b, err := json.Marshal(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return inst
 }
 
 // yamlKeys lists the keys a struct type accepts, sorted; the schema test

@@ -27,6 +27,7 @@ func merge(base, over Settings) Settings {
 	or(&out.StripPrefix, base.StripPrefix)
 	or(&out.Timeouts.Connect, base.Timeouts.Connect)
 	or(&out.Timeouts.Response, base.Timeouts.Response)
+	or(&out.Timeouts.BodyIdle, base.Timeouts.BodyIdle)
 	or(&out.MaxBodySize, base.MaxBodySize)
 	or(&out.UpstreamTLS.CAFile, base.UpstreamTLS.CAFile)
 	or(&out.UpstreamTLS.InsecureSkipVerify, base.UpstreamTLS.InsecureSkipVerify)

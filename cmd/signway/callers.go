@@ -8,6 +8,7 @@ import (
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/inbound"
 	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -86,9 +87,10 @@ func (g *gateway) guard(name string, s config.Settings, callers *inbound.Callers
 	return func(next http.Handler) http.Handler { return a.Handler(next, admitted) }, nil
 }
 
-// admitted hands a SigV4 caller's verified signature to the signing
-// transport, which checks the caller's chunk signatures as they stream.
+// admitted names the caller in the access log and hands a SigV4 caller's
+// verified signature to the signing transport, which checks the caller's chunk signatures as they stream.
 func admitted(r *http.Request, res *inbound.Result) *http.Request {
+	reqinfo.SetCaller(r.Context(), res.Caller.ID)
 	if res.Verified != nil {
 		r = r.WithContext(proxy.WithVerifiedSignature(r.Context(), res.Verified))
 	}

@@ -5,13 +5,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/inbound"
+	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/sigv4"
 	"github.com/signway/signway/internal/testenv"
 )
@@ -292,5 +296,77 @@ func TestE2ECallerAPIKeyAndStreaming(t *testing.T) {
 	}
 	if status, _ := e.s3.Do(t, http.MethodGet, "/e2e/k/tampered.bin", nil); status != 404 {
 		t.Errorf("a tampered upload reached storage: %d", status)
+	}
+}
+
+// TestCallerKeyRevokedOnReload: a key removed from the config stops working
+// when the file is reloaded, with no restart; the API key header never
+// reaches the upstream.
+func TestCallerKeyRevokedOnReload(t *testing.T) {
+	var seenKey atomic.Value
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		seenKey.Store(r.Header.Get("Api-Key") + r.Header.Get("X-Api-Key"))
+		io.WriteString(w, "ok")
+	}))
+	t.Cleanup(up.Close)
+	t.Setenv("KEY_A", "key-of-a-0123456789")
+	t.Setenv("KEY_B", "key-of-b-0123456789")
+	addrs := fmt.Sprintf("listen: {address: 127.0.0.1:%d}\nutility: {address: 127.0.0.1:%d}\n", testenv.FreePort(t), testenv.FreePort(t))
+	conf := func(keys string) string {
+		return addrs + `callers:
+  - {id: a, api_keys: [` + keys + `]}
+routes:
+  - name: api
+    url: ` + up.URL + `
+    service: execute-api
+    region: eu-west-1
+    credentials: {source: env}
+    auth: {methods: [api_key], api_key_header: api-key}
+`
+	}
+	path := writeConfig(t, conf(`"${KEY_A}", "${KEY_B}"`))
+	proxyURL, _, _, _, logs := startRunAs(t, "AKIDRELOAD", "reload-secret", "--config", path)
+	call := func(key string) int {
+		req, _ := http.NewRequest(http.MethodGet, proxyURL+"/x", nil)
+		req.Header.Set("api-key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if a, b := call("key-of-a-0123456789"), call("key-of-b-0123456789"); a != 200 || b != 200 {
+		t.Fatalf("before the reload: %d %d", a, b)
+	}
+	if k, _ := seenKey.Load().(string); k != "" {
+		t.Errorf("the upstream received the API key %q", k)
+	}
+	tmp := path + ".new"
+	os.WriteFile(tmp, []byte(conf(`"${KEY_A}"`)), 0o600)
+	if err := os.Rename(tmp, path); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for call("key-of-b-0123456789") != 401 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the revoked key still works after the file changed:\n%s", logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code := call("key-of-a-0123456789"); code != 200 {
+		t.Errorf("the kept key after the reload: %d", code)
+	}
+}
+
+// TestAdmittedRecordsCaller: the caller goes into the request's record for
+// the access log and traces.
+func TestAdmittedRecordsCaller(t *testing.T) {
+	info := &reqinfo.Info{}
+	r := httptest.NewRequest("GET", "/", nil)
+	r = r.WithContext(reqinfo.With(r.Context(), info))
+	admitted(r, &inbound.Result{Caller: &inbound.Caller{ID: "agent-7"}})
+	if info.Caller != "agent-7" {
+		t.Errorf("recorded caller %q", info.Caller)
 	}
 }

@@ -14,6 +14,9 @@ var exampleEnv = map[string]string{
 	"PAYMENTS_EXTERNAL_ID":       "payments-7f3a",
 	"DYNAMODB_ACCESS_KEY_ID":     "AKIDEXAMPLE",
 	"DYNAMODB_SECRET_ACCESS_KEY": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+	"AGENT7_SECRET":              "agent-7-example-secret",
+	"CI_SECRET":                  "ci-example-secret",
+	"REPORTING_API_KEY":          "reporting-example-key",
 }
 
 func mapEnv(m map[string]string) func(string) (string, bool) {

@@ -89,6 +89,7 @@ func TestValidateExamples(t *testing.T) {
 	for k, v := range map[string]string{
 		"ORDERS_FUNCTION_HOST": "abc.lambda-url.us-east-2.on.aws", "PAYMENTS_EXTERNAL_ID": "x-1234",
 		"DYNAMODB_ACCESS_KEY_ID": "AKID", "DYNAMODB_SECRET_ACCESS_KEY": "secret",
+		"AGENT7_SECRET": "a7", "CI_SECRET": "ci", "REPORTING_API_KEY": "rk",
 	} {
 		t.Setenv(k, v)
 	}

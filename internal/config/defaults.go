@@ -24,6 +24,7 @@ const (
 	DefaultMaxBodySize     = ByteSize(5 << 30) // S3's single PUT limit
 	DefaultBodyIdleTimeout = Duration(60 * time.Second)
 	DefaultSpoolMemory     = ByteSize(256 << 20) // all hashed bodies together
+	DefaultMaxAttempts     = 3
 	DefaultTokenHeader     = "Authorization"
 	DefaultCacheSize       = 10000
 )
@@ -35,6 +36,7 @@ var builtin = Settings{
 	Signing:     Signing{Mode: SignHeader, Lifetime: DefaultLifetime},
 	Timeouts:    Timeouts{Connect: DefaultConnectTimeout, Response: DefaultResponseTimeout, BodyIdle: DefaultBodyIdleTimeout},
 	MaxBodySize: DefaultMaxBodySize,
+	Retries:     Retries{MaxAttempts: DefaultMaxAttempts},
 }
 
 // WithDefaults returns a deep copy of c with every default filled in: the

@@ -29,6 +29,7 @@ func merge(base, over Settings) Settings {
 	or(&out.Timeouts.Response, base.Timeouts.Response)
 	or(&out.Timeouts.BodyIdle, base.Timeouts.BodyIdle)
 	or(&out.MaxBodySize, base.MaxBodySize)
+	or(&out.Retries.MaxAttempts, base.Retries.MaxAttempts)
 	or(&out.UpstreamTLS.CAFile, base.UpstreamTLS.CAFile)
 	or(&out.UpstreamTLS.InsecureSkipVerify, base.UpstreamTLS.InsecureSkipVerify)
 	mergeAuth(&out.Auth, base.Auth)

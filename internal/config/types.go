@@ -103,9 +103,22 @@ type Settings struct {
 	MaxBodySize ByteSize `yaml:"max_body_size"`
 	// UpstreamTLS is how the upstream's certificate is verified.
 	UpstreamTLS UpstreamTLS `yaml:"upstream_tls"`
+	// Retries resend idempotent requests that failed before an answer.
+	Retries Retries `yaml:"retries"`
 	// Auth is who may use the route: the methods that admit a caller and
 	// the callers allowed. Default: no authentication.
 	Auth Auth `yaml:"auth"`
+}
+
+// Retries are how often a request is sent again, re-signed with a fresh
+// date, after a backoff with jitter and within the request's deadline: only
+// GET, HEAD, OPTIONS, PUT and DELETE whose body can be sent again (none, or
+// one hashed before sending), when the upstream failed before any response
+// (connection refused or reset, HTTP/2 GOAWAY) or S3 answered SlowDown,
+// InternalError or ServiceUnavailable. Never once a response has begun.
+type Retries struct {
+	// MaxAttempts counts the first attempt: 1 never retries. Default 3, at most 10.
+	MaxAttempts int `yaml:"max_attempts"`
 }
 
 // Route is one upstream and how requests to it are matched and signed.

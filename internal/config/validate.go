@@ -237,6 +237,9 @@ func (v *validator) settings(p string, s Settings) {
 	if t := s.Timeouts.BodyIdle; t < 0 && t != NoTimeout {
 		v.add(p+".timeouts.body_idle", "must be a positive duration such as 60s, or none")
 	}
+	if n := s.Retries.MaxAttempts; n < 0 || n > 10 {
+		v.add(p+".retries.max_attempts", "%d is out of range: 1 (send once) to 10", n)
+	}
 	if s.MaxBodySize < 0 {
 		v.add(p+".max_body_size", "must be positive")
 	}

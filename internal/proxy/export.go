@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -19,5 +20,6 @@ func NewSigningTransport(rt *Route, base http.RoundTripper, keys *sigv4.KeyCache
 	if now == nil {
 		now = time.Now
 	}
-	return &signingTransport{route: rt, base: base, signer: sigv4.NewSigner(keys), now: now}, nil
+	return &signingTransport{route: rt, base: base, signer: sigv4.NewSigner(keys), now: now,
+		log: slog.New(slog.DiscardHandler), backoff: retryBackoff}, nil
 }

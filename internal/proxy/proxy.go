@@ -98,7 +98,7 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        p.rewrite,
-		Transport:      &signingTransport{route: o.Route, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger},
+		Transport:      &signingTransport{route: o.Route, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),

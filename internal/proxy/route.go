@@ -55,6 +55,10 @@ type Route struct {
 	// Debug logs each request's canonical request, string to sign and
 	// signed header names (secrets redacted), at info level.
 	Debug bool
+	// MaxAttempts bounds how often an idempotent, replayable request is
+	// sent when the upstream fails before answering or S3 says SlowDown
+	// (re-signed each time); 1 sends once, 0 is config.DefaultMaxAttempts.
+	MaxAttempts int
 
 	params        sigv4.Params // precomputed once: shared read-only by requests
 	s3            bool
@@ -95,6 +99,9 @@ func (rt *Route) prepare() error {
 	}
 	if rt.SpoolMemoryBytes <= 0 {
 		rt.SpoolMemoryBytes = DefaultSpoolMemoryBytes
+	}
+	if rt.MaxAttempts <= 0 {
+		rt.MaxAttempts = config.DefaultMaxAttempts
 	}
 	switch rt.SigningAlgorithm {
 	case "", config.SigV4:

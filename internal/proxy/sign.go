@@ -23,6 +23,9 @@ type signingTransport struct {
 	now    func() time.Time
 	conns  *UpstreamConns
 	log    *slog.Logger
+	// backoff is the wait before retry n (1, 2, ...); retryBackoff unless a
+	// test needs none.
+	backoff func(retry int) time.Duration
 }
 
 func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
@@ -58,29 +61,40 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		closeBody(out)
 		return nil, err
 	}
-	now := t.now()
+	rawQuery := out.URL.RawQuery // before presigning adds to it
 	_, endSign := reqinfo.Begin(in.Context(), reqinfo.Signing, nil)
-	switch {
-	case plan.body == bodySignedChunks:
+	if plan.body == bodySignedChunks {
 		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
 		if plan.trailer == trailerFramed {
 			o.Trailer, o.TrailerValue = cp.trailer, cp.trailerValue
 		}
 		var cs *sigv4.ChunkSigner
-		if cs, err = t.signer.SignStreaming(out, creds, &p, o, now); err == nil {
+		if cs, err = t.signer.SignStreaming(out, creds, &p, o, t.now()); err == nil {
 			out.Body = cs.Body(out.Body)
 		}
-	case plan.presign:
-		err = t.signer.Presign(out, creds, &p, now, rt.Lifetime)
-	default:
-		err = t.signer.Sign(out, creds, &p, now)
+	} else {
+		err = t.sign(out, creds, &p, plan.presign, t.now())
 	}
 	endSign(0, err)
 	if err != nil {
 		closeBody(out)
 		return nil, err
 	}
-	return t.send(out)
+	resp, err := t.send(out)
+	if rt.MaxAttempts > 1 && replayable(out, plan) {
+		return t.retry(out, rawQuery, resp, err, func(next *http.Request, now time.Time) error {
+			return t.sign(next, creds, &p, plan.presign, now)
+		})
+	}
+	return resp, err
+}
+
+// sign signs out in its header or, presigning, in its query.
+func (t *signingTransport) sign(out *http.Request, creds sigv4.Credentials, p *sigv4.Params, presign bool, now time.Time) error {
+	if presign {
+		return t.signer.Presign(out, creds, p, now, t.route.Lifetime)
+	}
+	return t.signer.Sign(out, creds, p, now)
 }
 
 // send hands the signed request to the upstream transport, timing the wait

@@ -17,6 +17,9 @@ func NewSigningTransport(rt *Route, base http.RoundTripper, keys *sigv4.KeyCache
 	if err := rt.prepare(); err != nil {
 		return nil, err
 	}
+	if rt.spoolBudget == nil {
+		rt.spoolBudget = NewSpoolBudget(0) // as New does: the default cap on memory for hashed bodies
+	}
 	if now == nil {
 		now = time.Now
 	}

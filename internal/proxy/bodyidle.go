@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptrace"
 	"os"
@@ -119,19 +120,21 @@ func callerBodyErr(r *http.Request, b *idleBody, err error) error {
 	return err
 }
 
-// bodyIdleTransport bounds how long the upstream may go without taking
-// request body bytes: while the transport is not waiting on the caller (a
-// read of the body), it is waiting on the upstream, and after idle the
-// request is cancelled. The response-header timeout only starts once the
-// body is written, so without this an upstream that never reads a PUT body
-// would hold the request forever.
+// bodyIdleTransport watches requests with a body on their way out. It
+// bounds how long the upstream may go without taking request body bytes:
+// while the transport is not waiting on the caller (a read of the body), it
+// is waiting on the upstream, and after idle the request is cancelled. The
+// response-header timeout only starts once the body is written, so without
+// this an upstream that never reads a PUT body would hold the request
+// forever. It also tells the connection when a body is being sent, so an
+// early answer is not lost to a write error (see earlyAnswerConn).
 type bodyIdleTransport struct {
 	base http.RoundTripper
 	idle time.Duration
 }
 
 func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t.idle <= 0 || r.Body == nil || r.Body == http.NoBody {
+	if r.Body == nil || r.Body == http.NoBody {
 		return t.base.RoundTrip(r)
 	}
 	// Released with the caller's request, whose context this derives from.
@@ -139,9 +142,19 @@ func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	wd := &watchdog{idle: t.idle, cancel: cancel}
 	wd.timer = time.AfterFunc(time.Hour, wd.fire)
 	wd.timer.Stop()
+	var conn net.Conn
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
-		GotConn:      func(httptrace.GotConnInfo) { wd.resume() },
-		WroteRequest: func(httptrace.WroteRequestInfo) { wd.stop() },
+		GotConn: func(info httptrace.GotConnInfo) {
+			conn = info.Conn
+			sendingBody(conn, true)
+			wd.resume()
+		},
+		WroteRequest: func(httptrace.WroteRequestInfo) {
+			if conn != nil {
+				sendingBody(conn, false)
+			}
+			wd.stop()
+		},
 	})
 	out := r.WithContext(ctx)
 	out.Body = &watchedBody{body: r.Body, wd: wd}
@@ -179,7 +192,7 @@ type watchdog struct {
 
 func (w *watchdog) resume() {
 	w.mu.Lock()
-	if !w.done && !w.inRead {
+	if w.idle > 0 && !w.done && !w.inRead {
 		w.timer.Reset(w.idle)
 	}
 	w.mu.Unlock()

@@ -59,6 +59,7 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 	if o.Conns != nil {
 		dial = o.Conns.dialer(dial)
 	}
+	dial = earlyAnswerDialer(dial) // outermost: httptrace reports this conn
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
 		DialContext:           dial,

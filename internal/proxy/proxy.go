@@ -224,7 +224,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.metrics.InFlightInc()
-	sw := &statusWriter{ResponseWriter: w}
+	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
 	reqinfo.SetRoute(r.Context(), p.route.Name)
 	defer func() {
 		p.metrics.InFlightDec()
@@ -240,11 +240,15 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	body   *idleBody // the caller's body, when it is watched
+	s3     bool      // user metadata names go out in S3's lower case
 }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if w.status == 0 || w.status < 200 {
 		w.status = code
+	}
+	if w.s3 && code >= 200 {
+		lowerUserMetadata(w.Header())
 	}
 	w.ResponseWriter.WriteHeader(code)
 }

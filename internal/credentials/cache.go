@@ -279,6 +279,3 @@ func backoff(failures int) time.Duration {
 	}
 	return min(d, backoffMax)
 }
-
-// wait blocks until background refreshes started so far have finished.
-func (c *Cache) wait() { c.bg.Wait() }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	sdkcreds "github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // Credentials are what signing needs. Source names where they came from (for
@@ -72,16 +71,6 @@ func (e *UnavailableError) Error() string {
 }
 
 func (e *UnavailableError) Unwrap() error { return e.Err }
-
-// Static returns a Provider of fixed credentials, for tests, the demo and
-// keys given in the configuration file. Retrieve fails if the key ID or the
-// secret is empty.
-func Static(accessKeyID, secret, sessionToken string) Provider {
-	return &sdkProvider{
-		p:    sdkcreds.NewStaticCredentialsProvider(accessKeyID, secret, sessionToken),
-		name: "static credentials",
-	}
-}
 
 // FromAWS adapts an SDK credentials provider. name identifies it in errors
 // and logs.

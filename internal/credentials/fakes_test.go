@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"time"
+
+	sdkcreds "github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 type fakeClock struct {
@@ -87,4 +89,25 @@ func (f *fakeProvider) set(fn func(f *fakeProvider)) {
 
 func fixedJitter(frac float64) func(time.Duration) time.Duration {
 	return func(max time.Duration) time.Duration { return time.Duration(float64(max) * frac) }
+}
+
+// Static returns a Provider of fixed credentials.
+func Static(accessKeyID, secret, sessionToken string) Provider {
+	return &sdkProvider{
+		p:    sdkcreds.NewStaticCredentialsProvider(accessKeyID, secret, sessionToken),
+		name: "static credentials",
+	}
+}
+
+// wait blocks until background refreshes started so far have finished.
+func (c *Cache) wait() { c.bg.Wait() }
+
+// wait blocks until background refreshes started so far have finished.
+func (w *CallerWebIdentity) wait() { w.bg.Wait() }
+
+// cached is the number of callers whose credentials are cached.
+func (w *CallerWebIdentity) cached() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.entries.ll.Len()
 }

@@ -61,7 +61,7 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		logs := &testenv.LockedBuffer{}
 		w, err := NewCallerWebIdentity(CallerWebIdentityOptions{
 			AccountID: "123456789012", RoleName: "test", STSRegion: "us-east-1", STSEndpoint: endpoint,
-			CacheSize: size, Clock: clock.Now,
+			CacheSize: size, Clock: clock.Now, Jitter: fixedJitter(0),
 			Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		})
 		if err != nil {
@@ -101,14 +101,6 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		}
 		if arn := callerARN(t, moto, a1); arn != "arn:aws:sts::123456789012:assumed-role/test/"+DefaultSessionName {
 			t.Errorf("caller = %s, want the test role", arn)
-		}
-		// The same token through the context, as the proxy calls it.
-		if got, err := w.Provider().Retrieve(WithCallerToken(ctx, alice)); err != nil || got != a1 {
-			t.Errorf("Provider().Retrieve = %v, %v; want alice's %s", got, err, a1.AccessKeyID)
-		}
-		var te *TokenError
-		if _, err := w.Provider().Retrieve(ctx); !errors.As(err, &te) {
-			t.Errorf("Provider().Retrieve without a token: err = %v, want *TokenError", err)
 		}
 
 		out := logs.String()
@@ -161,7 +153,7 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		}
 	})
 
-	t.Run("an entry ends the refresh margin before the credentials expire", func(t *testing.T) {
+	t.Run("inside the refresh margin the credentials are refreshed in the background", func(t *testing.T) {
 		w, clock, calls, _ := newW(t, 0)
 		tok := fakeJWT(t, clock.Now().Add(3*time.Hour), "erin")
 		first := retrieve(t, w, tok)
@@ -169,9 +161,17 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		if got := retrieve(t, w, tok); got != first {
 			t.Errorf("just outside the margin: got %s, want the cached %s", got.AccessKeyID, first.AccessKeyID)
 		}
+		w.wait()
+		if n := webIdentityCalls(t, calls); n != 1 {
+			t.Errorf("outside the margin: STS calls = %d, want 1", n)
+		}
 		clock.Advance(2 * time.Second)
+		if got := retrieve(t, w, tok); got != first {
+			t.Errorf("inside the margin: got %s, want the cached %s while the refresh runs", got.AccessKeyID, first.AccessKeyID)
+		}
+		w.wait()
 		if got := retrieve(t, w, tok); got.AccessKeyID == first.AccessKeyID {
-			t.Errorf("inside the margin: got the cached %s again", got.AccessKeyID)
+			t.Errorf("after the refresh: got the old %s again", got.AccessKeyID)
 		}
 		if n := webIdentityCalls(t, calls); n != 2 {
 			t.Errorf("STS calls = %d, want 2", n)
@@ -186,8 +186,8 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		retrieve(t, w, two)
 		retrieve(t, w, one) // one is now more recent than two
 		retrieve(t, w, three)
-		if w.Len() != 2 {
-			t.Errorf("Len() = %d, want 2", w.Len())
+		if n := w.cached(); n != 2 {
+			t.Errorf("cached = %d, want 2", n)
 		}
 		if n := webIdentityCalls(t, calls); n != 3 {
 			t.Errorf("STS calls = %d, want 3", n)
@@ -330,40 +330,6 @@ func TestCallerWebIdentityCredentialsOptions(t *testing.T) {
 		if _, err := NewCallerWebIdentity(tt.opts); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%+v: err = %v, want it to contain %q", tt.opts, err, tt.want)
 		}
-	}
-}
-
-func TestBearerTokenCredentials(t *testing.T) {
-	tests := []struct {
-		in, want string
-		ok       bool
-	}{
-		{"Bearer abc.def.ghi", "abc.def.ghi", true},
-		{"bearer   abc.def.ghi  ", "abc.def.ghi", true},
-		{"BEARER x", "x", true},
-		{"abc.def.ghi", "abc.def.ghi", true}, // a custom header holding the bare token
-		{"Bearer ", "", false},
-		{"Bearer", "", false},
-		{"Basic dXNlcjpwYXNz", "", false},
-		{"AWS4-HMAC-SHA256 Credential=AKIA/...", "", false},
-		{"Bearer a b", "", false},
-		{"", "", false},
-	}
-	for _, tt := range tests {
-		if got, ok := BearerToken(tt.in); got != tt.want || ok != tt.ok {
-			t.Errorf("BearerToken(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-
-	ctx := context.Background()
-	if _, ok := CallerToken(ctx); ok {
-		t.Error("CallerToken on an empty context: ok")
-	}
-	if _, ok := CallerToken(WithCallerToken(ctx, "")); ok {
-		t.Error("CallerToken with an empty token: ok")
-	}
-	if got, ok := CallerToken(WithCallerToken(ctx, "t")); !ok || got != "t" {
-		t.Errorf("CallerToken = %q, %v; want t, true", got, ok)
 	}
 }
 

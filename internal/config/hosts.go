@@ -27,7 +27,11 @@ func checkHostPattern(h string) string {
 	if strings.Contains(h, "*") {
 		return fmt.Sprintf("%q: a wildcard is allowed only as the whole first label, as in *.example.com", h)
 	}
-	if net.ParseIP(strings.Trim(h, "[]")) != nil {
+	if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil {
+		if ip.To4() == nil {
+			// The router compares host names and IPv4 addresses only.
+			return fmt.Sprintf("%q: an IPv6 address cannot be matched; give the upstream as a route's url instead", h)
+		}
 		return ""
 	}
 	if strings.Contains(h, ":") {

@@ -48,6 +48,7 @@ func TestEachProblem(t *testing.T) {
 		{"broad host", route(s3URL + "    match: {host: \"*.com\"}\n"), "is too broad"},
 		{"mid wildcard", route(s3URL + "    match: {host: \"a.*.com\"}\n"), "a wildcard is allowed only as the whole first label"},
 		{"host with port", route(s3URL + "    match: {host: \"a.example:80\"}\n"), "the port is not part of a host match"},
+		{"IPv6 host", "hosts:\n  - host: \"[::1]\"\n    service: s3\n    region: us-east-1\n", `hosts[0].host (line 2): "[::1]": an IPv6 address cannot be matched`},
 		{"bad strip_prefix", route(s3URL + "    strip_prefix: api\n"), `routes[0].strip_prefix (line 4): "api" must start with /`},
 		{"negative timeout", route(s3URL + "    timeouts: {response: -1s}\n"), "routes[0].timeouts.response (line 4): must be a positive duration"},
 		{"none connect", route(s3URL + "    timeouts: {connect: none}\n"), "routes[0].timeouts.connect (line 4): must be a positive duration"},

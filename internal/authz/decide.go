@@ -13,12 +13,6 @@ type Decider interface {
 	Decide(r *http.Request) Decision
 }
 
-// DeciderFunc adapts a function to Decider.
-type DeciderFunc func(r *http.Request) Decision
-
-// Decide calls f.
-func (f DeciderFunc) Decide(r *http.Request) Decision { return f(r) }
-
 // Decision is the answer to a check.
 type Decision struct {
 	// Status is 200 when the request may go on; otherwise the status the

@@ -117,12 +117,6 @@ func NewCallers(o CallersOptions) (*Callers, error) {
 	return c, nil
 }
 
-// Has reports whether id is a declared caller.
-func (c *Callers) Has(id string) bool {
-	_, ok := c.byID[id]
-	return ok
-}
-
 // byAPIKey finds the caller of a presented API key. The key is hashed and
 // the digest compared with every configured one in constant time, without
 // stopping at a match, so the time taken tells nothing about which key, or

@@ -16,7 +16,9 @@ import (
 	"time"
 )
 
-func pemCert(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 // gateway stands in for signway's handler: it says what it was asked.
 var gateway = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

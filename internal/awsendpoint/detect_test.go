@@ -1,6 +1,9 @@
 package awsendpoint
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 func TestDetectService(t *testing.T) {
 	tests := []struct {
@@ -73,4 +76,34 @@ func TestDetectMultiRegionAccessPoint(t *testing.T) {
 			t.Errorf("Detect(%q) = %+v, want not multi-region", host, got)
 		}
 	}
+}
+
+// FuzzDetect: any host, however malformed, gives an answer without
+// panicking; the answer ignores case, a trailing dot and the port; and a
+// multi-region endpoint is S3 without a region.
+func FuzzDetect(f *testing.F) {
+	for _, s := range []string{"bucket.s3.us-west-2.amazonaws.com", "s3-us-west-2.amazonaws.com", "x.mrap.accesspoint.s3-global.amazonaws.com",
+		"search-a.us-east-1.es.amazonaws.com", "a.lambda-url.us-east-2.on.aws", ".amazonaws.com", "..", "[::1]:80", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		got := Detect(host)
+		if got.MultiRegion && (got.Service != "s3" || got.Region != "") {
+			t.Errorf("Detect(%q) = %+v: multi-region but not S3 without a region", host, got)
+		}
+		// The equivalent spellings, checked on plain ASCII names only.
+		for i := range len(host) {
+			if c := host[i]; c >= 0x80 || c == ':' || c == '[' || c == ']' || c == '%' {
+				return
+			}
+		}
+		if strings.HasSuffix(host, ".") {
+			return
+		}
+		for _, v := range []string{strings.ToUpper(host), host + ".", host + ":443"} {
+			if other := Detect(v); other != got {
+				t.Errorf("Detect(%q) = %+v, but Detect(%q) = %+v", host, got, v, other)
+			}
+		}
+	})
 }

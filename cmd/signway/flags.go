@@ -43,6 +43,8 @@ type options struct {
 	logLevel          string
 	logFormat         string
 	pprof             bool
+	debugSigning      bool
+	accessLog         string
 
 	routeFlagsSet []string
 
@@ -86,6 +88,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.logLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "`format`: text or json")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on the utility port")
+	fs.BoolVar(&o.debugSigning, "debug-signing", false, "log each request's canonical request, string to sign and signed headers (secrets redacted); debug: true in a config file")
+	fs.StringVar(&o.accessLog, "access-log", "", "one line per request to `dest`: off, stdout, stderr or a file (default: the config's access_log, else off)")
 	return fs
 }
 
@@ -109,7 +113,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	// Which route flags were given: with --config they are an error.
 	fs.Visit(func(f *flag.Flag) {
 		switch f.Name {
-		case "config", "log-level", "log-format", "shutdown-timeout", "pprof":
+		case "config", "log-level", "log-format", "shutdown-timeout", "pprof", "access-log":
 		default:
 			o.routeFlagsSet = append(o.routeFlagsSet, f.Name)
 		}

@@ -267,7 +267,8 @@ func (g *gateway) spec(ctx context.Context, name string, s config.Settings, call
 	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: s.Payload,
 		SignQuery: s.Signing.Mode == config.SignQuery, Lifetime: s.Signing.Lifetime.D(),
 		SigningAlgorithm: s.Signing.Algorithm, RegionSet: s.SigV4ARegionSet(),
-		MaxBodyBytes: int64(s.MaxBodySize), BodyIdleTimeout: s.Timeouts.BodyIdle.D(), MaxAttempts: s.Retries.MaxAttempts}
+		MaxBodyBytes: int64(s.MaxBodySize), BodyIdleTimeout: s.Timeouts.BodyIdle.D(), MaxAttempts: s.Retries.MaxAttempts,
+		Debug: s.Debug}
 	spec := proxy.RouteSpec{Route: route, Rewrite: proxy.Rewrites{StripPrefix: s.StripPrefix, AddHeaders: s.Headers.Add, RemoveHeaders: s.Headers.Remove}}
 	if len(s.Headers.Unsigned) > 0 || len(s.Headers.SignedOnly) > 0 {
 		route.Headers = sigv4.NewHeaderPolicy(s.Headers.SignedOnly, s.Headers.Unsigned)

@@ -61,5 +61,5 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if cfg == nil {
 		return nil // -h
 	}
-	return serve(ctx, cfg, stderr)
+	return serve(ctx, cfg, stdout, stderr)
 }

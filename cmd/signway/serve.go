@@ -114,6 +114,7 @@ func (o *options) asConfig() (*config.Config, error) {
 	if o.signQuery {
 		s.Signing.Mode = config.SignQuery
 	}
+	s.Debug = o.debugSigning
 	if o.assumeRole != "" {
 		s.Credentials.AssumeRole = &config.AssumeRole{RoleARN: o.assumeRole}
 	}
@@ -124,7 +125,7 @@ func (o *options) asConfig() (*config.Config, error) {
 	return cfg.WithDefaults(), nil
 }
 
-func serve(ctx context.Context, o *options, stderr io.Writer) error {
+func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	log := newLogger(o, stderr)
 	if o.noVerifySSL {
 		log.Warn("--no-verify-ssl is set: upstream TLS certificates are NOT verified, so anyone on the network path can read and alter signed traffic; use --ca instead")
@@ -138,7 +139,12 @@ func serve(ctx context.Context, o *options, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: reloader.router, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	handler, stopObserving, err := observe(ctx, reloader.router, o, reloader.current.Load(), stdout, stderr, log)
+	if err != nil {
+		return err
+	}
+	defer stopObserving()
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: reloader.readiness, Pprof: ls.pprof, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second}

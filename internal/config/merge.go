@@ -33,6 +33,7 @@ func merge(base, over Settings) Settings {
 	or(&out.UpstreamTLS.CAFile, base.UpstreamTLS.CAFile)
 	or(&out.UpstreamTLS.InsecureSkipVerify, base.UpstreamTLS.InsecureSkipVerify)
 	mergeAuth(&out.Auth, base.Auth)
+	or(&out.Debug, base.Debug)
 	return out
 }
 

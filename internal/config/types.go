@@ -35,6 +35,10 @@ type Config struct {
 	RateLimits RateLimits `yaml:"rate_limits"`
 	// Limits bound what the whole gateway holds, across routes.
 	Limits Limits `yaml:"limits"`
+	// AccessLog is where one line per request goes: off (the default),
+	// stdout, stderr, or a file path (appended to). Lines are JSON or text
+	// as --log-format says. Read at startup; a reload keeps the first value.
+	AccessLog string `yaml:"access_log"`
 
 	// lines maps field paths ("routes[2].region") to YAML lines; set by Parse
 	// and read only afterwards, so copies may share it.
@@ -108,6 +112,10 @@ type Settings struct {
 	// Auth is who may use the route: the methods that admit a caller and
 	// the callers allowed. Default: no authentication.
 	Auth Auth `yaml:"auth"`
+	// Debug logs, for every request, the canonical request, the string to
+	// sign and the signed header names (secrets and signatures redacted),
+	// to compare with what AWS says it expected after a SignatureDoesNotMatch.
+	Debug bool `yaml:"debug"`
 }
 
 // Retries are how often a request is sent again, re-signed with a fresh

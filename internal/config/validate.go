@@ -97,6 +97,9 @@ func (v *validator) listeners() {
 	if addrOr(la, DefaultListenAddress) == addrOr(ua, DefaultUtilityAddress) {
 		v.add("utility.address", "is the same as listen.address")
 	}
+	if a := c.AccessLog; strings.TrimSpace(a) != a || strings.HasSuffix(a, "/") {
+		v.add("access_log", "%q: give off, stdout, stderr or a file path", a)
+	}
 }
 
 func (v *validator) route(i int, base Settings, names map[string]int, matches map[string]int) {

@@ -79,6 +79,8 @@ func TestEachProblem(t *testing.T) {
 		{"web identity with other source", route(s3URL + "    credentials: {source: imds, web_identity: {role_arn: 'arn:aws:iam::123456789012:role/r'}}\n"), `only used with source caller_web_identity (source is "imds")`},
 		{"listen tls half", "listen: {tls: {cert_file: c.pem}}\n" + route(s3URL), "listen.tls (line 1): cert_file and key_file go together"},
 		{"same listeners", "listen: {address: '9090'}\n" + route(s3URL), "utility.address: is the same as listen.address"},
+		{"access log directory", "access_log: /var/log/\n" + route(s3URL), `access_log (line 1): "/var/log/": give off, stdout, stderr or a file path`},
+		{"access log padded", "access_log: ' stdout'\n" + route(s3URL), `access_log (line 1): " stdout": give off, stdout, stderr or a file path`},
 		{"host pattern ip", "hosts:\n  - host: '*.[::1]'\n", "hosts[0].host (line 2): \"*.[::1]\": an IP address cannot be a pattern"},
 		{"host duplicate", "hosts:\n  - host: dynamodb.us-east-1.amazonaws.com\n  - host: DynamoDB.us-east-1.amazonaws.com\n", `hosts[1].host (line 3): "DynamoDB.us-east-1.amazonaws.com" is already listed in hosts[0] (line 2)`},
 		{"host settings_from unknown", "hosts:\n  - host: dynamodb.us-east-1.amazonaws.com\n    settings_from: nope\n", `hosts[0].settings_from (line 3): no route is named "nope"`},

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -85,12 +86,16 @@ func FromEnv(ctx context.Context, getenv func(string) string, version string) (*
 	}, nil
 }
 
-// Endpoint is where spans go, for the startup log line.
+// Endpoint is where spans go, for the startup log line; a password in the
+// URL is masked.
 func (t *Tracing) Endpoint() string {
 	if t == nil {
 		return ""
 	}
-	return t.endpoint
+	if u, err := url.Parse(t.endpoint); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable endpoint)"
 }
 
 // Shutdown flushes the spans not yet exported and stops the exporter.

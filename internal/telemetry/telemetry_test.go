@@ -251,6 +251,7 @@ func TestFromEnv(t *testing.T) {
 		{"disabled", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_SDK_DISABLED": "true"}, false, ""},
 		{"exporter none", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "none"}, false, ""},
 		{"endpoint: on", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"}, true, ""},
+		{"traces endpoint: on", map[string]string{"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "http://127.0.0.1:4318/v1/traces"}, true, ""},
 		{"grpc refused", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4317", "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, false,
 			`OTEL_EXPORTER_OTLP_PROTOCOL="grpc": signway sends OTLP over HTTP; set http/protobuf`},
 		{"zipkin refused", map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_TRACES_EXPORTER": "zipkin"}, false,
@@ -270,6 +271,13 @@ func TestFromEnv(t *testing.T) {
 				t.Fatalf("tracing on = %v (err %v), want %v", tr != nil, err, tt.on)
 			}
 		})
+	}
+}
+
+func TestEndpointMasksAPassword(t *testing.T) {
+	tr := &Tracing{endpoint: "https://user:hunter2@collector.example:4318"}
+	if got := tr.Endpoint(); strings.Contains(got, "hunter2") || !strings.Contains(got, "collector.example:4318") {
+		t.Fatalf("Endpoint() = %q", got)
 	}
 }
 

@@ -95,7 +95,15 @@ defaults:
   region: %s
   debug: true
   credentials: {access_key_id: "${NS_KEY}", secret_access_key: "${NS_SECRET}"}
+callers:
+  - id: reporting
+    api_keys: ["${NS_APIKEY}"]
 routes:
+  - name: guarded
+    url: %s
+    strip_prefix: /c
+    auth: {methods: [api_key]}
+    match: {path_prefix: /c}
   - name: objects
     url: %s
     match: {path_prefix: /e2e}
@@ -115,7 +123,8 @@ routes:
     strip_prefix: /w
     credentials: {access_key_id: "${NS_KEY}", secret_access_key: "${NS_WRONG}"}
     match: {path_prefix: /w}
-`, testenv.FreePort(t), testenv.FreePort(t), accessLog, s3.Region, rl.URL, rl.URL, rl.URL, rl.URL))
+`, testenv.FreePort(t), testenv.FreePort(t), accessLog, s3.Region, rl.URL, rl.URL, rl.URL, rl.URL, rl.URL))
+	t.Setenv("NS_APIKEY", "caller-header-api-key")
 	t.Setenv("NS_KEY", s3.AccessKeyID)
 	t.Setenv("NS_SECRET", s3.SecretAccessKey)
 	t.Setenv("NS_TOKEN", token)
@@ -140,6 +149,7 @@ routes:
 		{http.MethodPut, "/t/e2e/with-token.txt", "signed with a session token", 200},
 		{http.MethodGet, "/p/e2e/report.txt?" + query, "", 200},
 		{http.MethodGet, "/w/e2e/report.txt", "", 403},
+		{http.MethodGet, "/c/e2e/report.txt", "", 200},
 	}
 	for i, tt := range tests {
 		var body io.Reader
@@ -149,6 +159,9 @@ routes:
 		req, _ := http.NewRequest(tt.method, proxyURL+tt.path, body)
 		for k, v := range callerSecrets {
 			req.Header.Set(k, v)
+		}
+		if strings.HasPrefix(tt.path, "/c/") {
+			req.Header.Del("Authorization") // a guarded route refuses a bearer token it does not take
 		}
 		req.Header.Set("X-Request-Id", fmt.Sprintf("no-secret-%d", i))
 		resp, err := http.DefaultClient.Do(req)
@@ -172,7 +185,7 @@ routes:
 	all := logs.String() + string(access)
 	// Not vacuous: the logs hold what the secrets would have been next to.
 	for _, want := range []string{"signing debug", "canonical_request=", "SignatureDoesNotMatch", "x-amz-security-token:<redacted ",
-		"X-Amz-Security-Token=<redacted ", "request_id=no-secret-4", "route=wrong-key", "upstream_status=403"} {
+		"X-Amz-Security-Token=<redacted ", "request_id=no-secret-4", "route=wrong-key", "upstream_status=403", "route=guarded caller=reporting"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("the logs lack %q:\n%s", want, all)
 		}

@@ -182,17 +182,11 @@ func configCredSpec(path, route string) (credSpec, error) {
 	if err != nil {
 		return credSpec{}, err
 	}
-	var names []string
-	for _, r := range cfg.Routes {
-		names = append(names, r.Name)
-		if r.Name == route || (route == "" && len(cfg.Routes) == 1) {
-			return routeCredSpec(r.Credentials, r.Region)
-		}
+	r, err := pickRoute(cfg, path, route)
+	if err != nil {
+		return credSpec{}, err
 	}
-	if route == "" {
-		return credSpec{}, &usageError{fmt.Errorf("%s has %d routes; choose one with --route (%s)", path, len(names), strings.Join(names, ", "))}
-	}
-	return credSpec{}, &usageError{fmt.Errorf("%s has no route %q (it has: %s)", path, route, strings.Join(names, ", "))}
+	return routeCredSpec(r.Credentials, r.Region)
 }
 
 // routeCredSpec translates a route's credentials block, whose defaults

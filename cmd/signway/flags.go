@@ -98,7 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
 	fs := newFlagSet(o, stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway --config FILE\n  signway validate --config FILE\n  signway credentials check [--config FILE --route NAME]\n  signway demo\n  signway version\n\nFlags:\n")
+		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway --config FILE\n  signway validate --config FILE\n  signway credentials check [--config FILE --route NAME]\n  signway sign [--config FILE --route NAME | --service S --region R] [-X M] [-H H]... [-d DATA] [--curl | --send] URL\n  signway demo\n  signway version\n\nFlags:\n")
 		printFlags(fs, stderr)
 	}
 	if err := fs.Parse(args); err != nil {

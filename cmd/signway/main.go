@@ -52,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runCredentials(ctx, args[1:], stdout, stderr)
 		case "validate":
 			return runValidate(ctx, args[1:], stdout, stderr)
+		case "sign":
+			return runSign(ctx, args[1:], os.Stdin, stdout, stderr)
 		}
 	}
 	cfg, err := parseFlags(args, stderr)

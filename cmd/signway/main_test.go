@@ -82,7 +82,7 @@ func TestVersionAndHelp(t *testing.T) {
 	}
 }
 
-var listenLine = regexp.MustCompile(`signway listening" addr=(\S+) scheme=(\S+) utility=(\S+)`)
+var listenLine = regexp.MustCompile(`signway listening"(?: addr=|,"addr":")([^\s"]+)"?(?: scheme=|,"scheme":")([^\s"]+)"?(?: utility=|,"utility":")([^\s"]+)`)
 
 // startRun runs the program with args and waits for its listening line.
 func startRun(t *testing.T, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *testenv.LockedBuffer) {
@@ -100,6 +100,12 @@ func startRunAs(t *testing.T, keyID, secret string, args ...string) (proxyURL, u
 	t.Setenv("AWS_CONFIG_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", t.TempDir()+"/none")
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return startRunNow(t, args...)
+}
+
+// startRunNow runs signway in the environment as it is.
+func startRunNow(t *testing.T, args ...string) (proxyURL, utilityURL string, done <-chan error, stop func(), logs *testenv.LockedBuffer) {
+	t.Helper()
 	logs = &testenv.LockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	errc := make(chan error, 1)

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -90,6 +91,14 @@ func TestSignatureMismatchIsDiagnosed(t *testing.T) {
 			resp.Body.Close()
 			if resp.StatusCode != 403 || !bytes.Contains(body, []byte("SignatureDoesNotMatch")) && !bytes.Contains(body, []byte("does not match")) {
 				t.Fatalf("the upstream's answer did not reach the caller intact: %d %s", resp.StatusCode, body)
+			}
+			// The upstream quotes the canonical request with signway's
+			// session token in it: the caller gets it redacted.
+			if bytes.Contains(body, []byte(testCreds.SessionToken)) || !bytes.Contains(body, []byte("REDACTED-BY-SIGNWAY")) {
+				t.Errorf("the session token is not redacted from the upstream's answer:\n%s", body)
+			}
+			if cl := resp.Header.Get("Content-Length"); cl != "" && cl != strconv.Itoa(len(body)) {
+				t.Errorf("Content-Length %s for a %d-byte body", cl, len(body))
 			}
 			if got := resp.Header.Get("X-Signway-Signature-Mismatch"); got != tt.part {
 				t.Errorf("X-Signway-Signature-Mismatch = %q, want %q", got, tt.part)

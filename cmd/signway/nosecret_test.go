@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -131,7 +130,7 @@ func TestNoSecretAnywhere(t *testing.T) {
 
 	upstream := nsMismatchUpstream(t, scan)
 	sts := nsSTS(t, scan, goodJWT)
-	closed := "http://" + nsClosedAddr(t)
+	closed := fmt.Sprintf("http://127.0.0.1:%d", testenv.FreePort(t)) // nothing listens there
 	t.Setenv("NS_API_KEY", nsAPIKey)
 	t.Setenv("NS_CALLER_SECRET", nsCallerSecret)
 	cfg := writeConfig(t, fmt.Sprintf(`listen: {address: 127.0.0.1:%d}
@@ -380,16 +379,6 @@ func nsSTS(t *testing.T, scan *leakScanner, goodJWT string) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
-}
-
-func nsClosedAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
 }
 
 func writeFileT(t *testing.T, path string, mode os.FileMode, content string) {

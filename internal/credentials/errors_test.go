@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	swconfig "github.com/signway/signway/internal/config"
+	"github.com/signway/signway/internal/testenv"
 )
 
 // Recognisable secrets: none of them may appear in an error or a log line.
@@ -177,12 +177,5 @@ func TestScrubMessage(t *testing.T) {
 
 // closedAddr is a loopback address nothing listens on.
 func closedAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return addr
+	return fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 }

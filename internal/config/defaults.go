@@ -66,6 +66,20 @@ func (c *Config) WithDefaults() *Config {
 			d = awsendpoint.Detect(u.Hostname())
 		}
 		r.Settings = complete(merge(base, r.Settings), d, true)
+		if ps := r.Presign; ps != nil {
+			if ps.MaxLifetime == 0 {
+				ps.MaxLifetime = DefaultPresignMaxLifetime
+			}
+			if len(ps.Methods) == 0 {
+				ps.Methods = DefaultPresignMethods()
+			}
+			for j, m := range ps.Methods {
+				ps.Methods[j] = strings.ToUpper(m)
+			}
+		}
+	}
+	if fp := out.ForwardProxy; fp != nil && fp.Unlisted == "" {
+		fp.Unlisted = UnlistedRefuse
 	}
 	for i := range out.Hosts {
 		h := &out.Hosts[i]
@@ -153,11 +167,24 @@ func detectPattern(pattern string) awsendpoint.Endpoint {
 	return a
 }
 
-// fixedPattern reports whether every name matching pattern is the same
-// upstream as far as detection goes, so missing settings can be reported.
+// fixedPattern reports whether every name a host pattern covers detects
+// the same: an exact name, or a "*.suffix" whose suffix decides. A
+// wildcard matches any number of labels, so a suffix that names nothing
+// itself ("*.amazonaws.com") covers s3.us-east-1.amazonaws.com and
+// sqs.eu-west-2.amazonaws.com alike: detected per request.
 func fixedPattern(pattern string) bool {
 	suffix, ok := strings.CutPrefix(strings.ToLower(pattern), "*.")
-	return !ok || awsendpoint.Detect("a1."+suffix) == awsendpoint.Detect("b2."+suffix)
+	if !ok {
+		return true
+	}
+	a := awsendpoint.Detect("a1." + suffix)
+	if a != awsendpoint.Detect("b2."+suffix) {
+		return false
+	}
+	if a.Service != "" || a.Region != "" {
+		return true // the suffix itself names the service or region
+	}
+	return awsendpoint.Detect("s3.us-east-1."+suffix) == awsendpoint.Detect("sqs.eu-west-2."+suffix)
 }
 
 // Upstream returns the route's upstream URL, from url or from the

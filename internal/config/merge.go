@@ -103,6 +103,15 @@ func (c *Config) clone() *Config {
 		r := &out.Routes[i]
 		r.Match.Methods = slices.Clone(r.Match.Methods)
 		r.Settings = c.Routes[i].Settings.clone()
+		if r.Presign != nil {
+			ps := *r.Presign
+			ps.Methods = slices.Clone(ps.Methods)
+			r.Presign = &ps
+		}
+	}
+	if c.ForwardProxy != nil {
+		fp := *c.ForwardProxy
+		out.ForwardProxy = &fp
 	}
 	out.Callers = slices.Clone(c.Callers)
 	for i := range out.Callers {

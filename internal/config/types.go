@@ -39,6 +39,11 @@ type Config struct {
 	// stdout, stderr, or a file path (appended to). Lines are JSON or text
 	// as --log-format says. Read at startup; a reload keeps the first value.
 	AccessLog string `yaml:"access_log"`
+	// Authz serves signing as a service to gateways (ext_authz, auth
+	// subrequests) on listeners of its own.
+	Authz Authz `yaml:"authz"`
+	// ForwardProxy lets clients use signway as their HTTPS_PROXY.
+	ForwardProxy *ForwardProxy `yaml:"forward_proxy"`
 
 	// lines maps field paths ("routes[2].region") to YAML lines; set by Parse
 	// and read only afterwards, so copies may share it.
@@ -146,6 +151,8 @@ type Route struct {
 	OverrideTargetPort int `yaml:"override_target_port"`
 	// OverrideTargetProtocol is https (default) or http.
 	OverrideTargetProtocol string `yaml:"override_target_protocol"`
+	// Presign enables POST /.signway/presign for this route.
+	Presign *Presign `yaml:"presign"`
 
 	Settings `yaml:",inline"`
 }

@@ -19,6 +19,7 @@ import (
 func (c *Config) Validate() error {
 	v := &validator{c: c}
 	v.listeners()
+	v.service()
 	v.callers()
 	if c.Limits.SpoolMemory < 0 {
 		v.add("limits.spool_memory", "must be positive: bytes, or a size such as 256MiB")
@@ -258,6 +259,7 @@ var enumValues = map[reflect.Type][]string{
 	reflect.TypeFor[SignMode]():         {"header", "query"},
 	reflect.TypeFor[AuthMethod]():       {"api_key", "sigv4", "jwt", "mtls", "none"},
 	reflect.TypeFor[CredentialSource](): anyStrings(CredentialSources()),
+	reflect.TypeFor[Unlisted]():         {"refuse", "tunnel"},
 }
 
 func anyStrings[T ~string](xs []T) []string {

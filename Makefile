@@ -19,7 +19,7 @@ BENCH_BIN ?= $(or $(TMPDIR),/tmp)/signway-loadbench
 # per fuzz target
 FUZZTIME ?= 10s
 
-.PHONY: all test bench fuzz demo tools tools-bench vet lint
+.PHONY: all test bench fuzz demo tools tools-bench vet lint faults soak
 
 all: test
 
@@ -58,6 +58,22 @@ bench: tools-bench
 
 fuzz:
 	scripts/fuzz.sh $(FUZZTIME)
+
+# The fault-injection suite (internal/faults): upstream resets, hangs and
+# slow reads, STS down and slow, credential rotation, reloads and caller
+# aborts under load, checked for failed requests, truncated objects and
+# leaks. Short and bounded: `make test` runs it too.
+faults: tools
+	$(GO) test -race -count=1 -timeout 15m ./internal/faults/
+
+# The same scenarios, each for SOAK_TIME, reporting requests, failures and
+# peaks as a table (docs/performance.md has the last run's).
+SOAK_TIME ?= 1m
+SOAK_REPORT ?= $(or $(TMPDIR),/tmp)/signway-soak.md
+soak: tools
+	@printf '| scenario | time | ok | failed (injected) | unexpected | peak goroutines | peak heap |\n|---|---|---|---|---|---|---|\n' >$(SOAK_REPORT)
+	SIGNWAY_SOAK=$(SOAK_TIME) SIGNWAY_SOAK_REPORT=$(abspath $(SOAK_REPORT)) $(GO) test -count=1 -timeout 0 -run TestFaults ./internal/faults/
+	@cat $(SOAK_REPORT)
 
 demo:
 	$(GO) run ./cmd/signway demo

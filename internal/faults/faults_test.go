@@ -382,7 +382,7 @@ func fakeSTS(t *testing.T, delay time.Duration, status int) *stsServer {
 // assumeRole is the credentials a route with assume_role gets, through the
 // same cache, with STS at endpoint.
 func assumeRole(t *testing.T, endpoint string) proxy.CredentialsFunc {
-	prov, err := credentials.AssumeRole(credentials.Static("AKIDBASE", "base-secret", ""), credentials.AssumeRoleOptions{
+	prov, err := credentials.AssumeRole(baseKeys{}, credentials.AssumeRoleOptions{
 		RoleARN: "arn:aws:iam::123456789012:role/faults", Region: "us-east-1", Endpoint: endpoint})
 	if err != nil {
 		t.Fatal(err)
@@ -395,4 +395,11 @@ func assumeRole(t *testing.T, endpoint string) proxy.CredentialsFunc {
 		}
 		return sigv4.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}, nil
 	}
+}
+
+// baseKeys are the long-term keys the role is assumed with.
+type baseKeys struct{}
+
+func (baseKeys) Retrieve(context.Context) (credentials.Credentials, error) {
+	return credentials.Credentials{AccessKeyID: "AKIDBASE", SecretAccessKey: "base-secret", Source: "test keys"}, nil
 }

@@ -274,6 +274,7 @@ func TestFaults(t *testing.T) {
 		})
 		p.end()
 		report(t, c, start, before, p)
+		t.Logf("%d calls to STS for %d requests", sts.calls.Load(), c.failed.Load())
 		g.checkReleased(t, before, sts)
 	})
 

@@ -256,11 +256,11 @@ func report(t *testing.T, c *tally, start time.Time, before resources, p *peakSa
 type faultMode int
 
 const (
-	pass       faultMode = iota
-	resetReq             // reset after part of the request
-	resetResp            // reset after part of the response
-	hang                 // read nothing, answer nothing
-	slowReads            // take the request slowly
+	pass      faultMode = iota
+	resetReq            // reset after part of the request
+	resetResp           // reset after part of the response
+	hang                // read nothing, answer nothing
+	slowReads           // take the request slowly
 )
 
 // injector sits between signway and the upstream at TCP level, choosing a

@@ -288,6 +288,15 @@ func newInjector(t *testing.T, target string, choose func(n int64) faultMode) *i
 	return in
 }
 
+// checkAttributed fails the test if more requests failed than connections
+// were given a fault: every failure must be one the injector caused.
+func (in *injector) checkAttributed(t *testing.T, c *tally) {
+	t.Helper()
+	if c.failed.Load() > in.faults.Load() {
+		t.Errorf("%d requests failed but only %d connections were given a fault", c.failed.Load(), in.faults.Load())
+	}
+}
+
 func (in *injector) url() *url.URL { return &url.URL{Scheme: "http", Host: in.ln.Addr().String()} }
 
 func (in *injector) serve() {

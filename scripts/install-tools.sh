@@ -151,6 +151,9 @@ install_python_tools() {
 
 install_wrk() { need_deb wrk wrk; }
 
+# redis-server backs the shared rate-limit tests (internal/inbound, cmd/signway).
+install_redis_server() { need_deb redis-server redis-server; }
+
 # Debian's awscli is v2 and installs to /usr/bin/aws; the pyenv shims come
 # first on PATH, so plain `aws` stays v1 and testenv.AWSCLIv2 uses the path.
 install_awscli_v2() {
@@ -209,6 +212,7 @@ main() {
 	else
 		install_versitygw
 		install_python_tools
+		install_redis_server
 		if [ "$awscli_v2" -eq 1 ]; then install_awscli_v2; fi
 		if [ "$bench" -eq 1 ]; then install_wrk; fi
 	fi

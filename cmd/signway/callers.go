@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"regexp"
+	"time"
 
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/inbound"
@@ -29,6 +30,10 @@ func (g *gateway) buildCallers(ctx context.Context, cfg *config.Config) (*inboun
 		if err != nil {
 			g.mu.Unlock()
 			return nil, err
+		}
+		if old, ok := g.inbound.limiters.Store().(*inbound.RedisStore); ok {
+			// Requests that started on the old store finish first.
+			time.AfterFunc(time.Minute, func() { old.Close() })
 		}
 		g.inbound.limiters, g.inbound.store = inbound.NewLimiters(o), cfg.RateLimits
 	}
@@ -107,6 +112,16 @@ func perCaller(route proxy.CredentialsFunc) proxy.CredentialsFunc {
 	}
 }
 
+// limiterOptions sets up where the callers' buckets live: this process, or
+// the Redis all replicas share.
 func limiterOptions(rl config.RateLimits, g *gateway) (inbound.LimitersOptions, error) {
-	return inbound.LimitersOptions{Logger: g.log, FailClosed: rl.OnStoreError == "closed", StoreError: g.metrics.RateLimitStoreError}, nil
+	o := inbound.LimitersOptions{Logger: g.log, FailClosed: rl.OnStoreError == "closed", StoreError: g.metrics.RateLimitStoreError}
+	if rl.Store != "" {
+		st, err := inbound.NewRedisStore(rl.Store)
+		if err != nil {
+			return o, err
+		}
+		o.Store = st
+	}
+	return o, nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -369,4 +370,75 @@ func TestAdmittedRecordsCaller(t *testing.T) {
 	if info.Caller != "agent-7" {
 		t.Errorf("recorded caller %q", info.Caller)
 	}
+}
+
+// TestRateLimitSharedByTwoGateways: two signway instances with one Redis
+// give a caller one bucket between them; with Redis gone they fail open
+// (the default) and count it in /metrics.
+func TestRateLimitSharedByTwoGateways(t *testing.T) {
+	rd := testenv.StartRedis(t)
+	up := namedUpstream(t, "up")
+	t.Setenv("SHARED_KEY", "shared-key-0123456789")
+	gateway := func() (string, string) {
+		cfg := writeConfig(t, fmt.Sprintf(`listen: {address: 127.0.0.1:%d}
+utility: {address: 127.0.0.1:%d}
+rate_limits: {store: "%s"}
+callers:
+  - {id: batch, api_keys: ["${SHARED_KEY}"], rate_limit: {requests_per_second: 0.2, burst: 3}}
+routes:
+  - name: api
+    url: %s
+    service: execute-api
+    region: eu-west-1
+    credentials: {source: env}
+    auth: {methods: [api_key]}
+`, testenv.FreePort(t), testenv.FreePort(t), rd.URL, up.URL))
+		p, u, _, _, _ := startRunAs(t, "AKIDLIMIT", "limit-secret", "--config", cfg)
+		return p, u
+	}
+	p1, u1 := gateway()
+	p2, _ := gateway()
+	call := func(base string) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, base+"/x", nil)
+		req.Header.Set("X-Api-Key", "shared-key-0123456789")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	var codes []int
+	for i := range 6 {
+		base := p1
+		if i%2 == 1 {
+			base = p2
+		}
+		code, retry := call(base)
+		codes = append(codes, code)
+		if code == 429 && retry == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	if want := []int{200, 200, 200, 429, 429, 429}; fmt.Sprint(codes) != fmt.Sprint(want) {
+		t.Errorf("answers across two gateways: %v, want %v (one bucket of 3)", codes, want)
+	}
+	rd.Stop()
+	if code, _ := call(p1); code != 200 {
+		t.Errorf("with Redis down (fail open): %d", code)
+	}
+	if _, body := get(t, http.DefaultClient, u1+"/metrics"); !strings.Contains(body, "signway_rate_limit_store_errors_total 1") ||
+		!strings.Contains(body, `signway_auth_failures_total{reason="rate_limited",route="api"} 1`) {
+		t.Errorf("metrics:\n%s", grepLines(body, "signway_rate_limit|signway_auth"))
+	}
+}
+
+func grepLines(s, re string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if regexp.MustCompile(re).MatchString(l) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

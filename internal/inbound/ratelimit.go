@@ -55,6 +55,14 @@ func NewLimiters(o LimitersOptions) *Limiters {
 	return &Limiters{o: o, m: map[limitKey]*Limiter{}}
 }
 
+// Store is where the buckets live; nil for this process (or a nil pool).
+func (ls *Limiters) Store() Store {
+	if ls == nil {
+		return nil
+	}
+	return ls.o.Store
+}
+
 func (ls *Limiters) get(id string, rl config.RateLimit) *Limiter {
 	ls.mu.Lock()
 	defer ls.mu.Unlock()

@@ -53,6 +53,7 @@ func signingCredentials(c *credentials.Cache) proxy.CredentialsFunc {
 type listeners struct {
 	listen, utility   string
 	certFile, keyFile string
+	clientCAFile      string // mTLS callers: asked for a certificate from these CAs
 	pprof             bool
 }
 
@@ -85,7 +86,7 @@ func startup(ctx context.Context, o *options, gw *gateway, log *slog.Logger, met
 	r.current.Store(cfg)
 	r.ready.Store(&ready)
 	return r, listeners{listen: cfg.Listen.Address, utility: cfg.Utility.Address,
-		certFile: cfg.Listen.TLS.CertFile, keyFile: cfg.Listen.TLS.KeyFile, pprof: o.pprof || cfg.Utility.Pprof}, nil
+		certFile: cfg.Listen.TLS.CertFile, keyFile: cfg.Listen.TLS.KeyFile, clientCAFile: cfg.Listen.TLS.ClientCAFile, pprof: o.pprof || cfg.Utility.Pprof}, nil
 }
 
 // asConfig turns the command line into a one-route config, so flags and
@@ -168,6 +169,11 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}
 		go certs.watch(ctx, 2*time.Second)
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
+		if err := askClientCertificates(srv.TLSConfig, ls.clientCAFile); err != nil {
+			ln.Close()
+			uln.Close()
+			return err
+		}
 		scheme = "https"
 	}
 	cfg := reloader.current.Load()

@@ -151,7 +151,11 @@ func New(o Options) (*Transport, error) {
 			if err != nil {
 				return sigv4.Credentials{}, err
 			}
-			return sigv4.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}, nil
+			sc := sigv4.Credentials{AccessKeyID: c.AccessKeyID, SecretAccessKey: c.SecretAccessKey, SessionToken: c.SessionToken}
+			if c.CanExpire {
+				sc.Expires = c.Expires
+			}
+			return sc, nil
 		}}
 	return t, nil
 }

@@ -43,7 +43,12 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		closeBody(in)
 		return nil, err
 	}
-	plan := planPayload(rt.payloadFacts(out, &cp))
+	facts := rt.payloadFacts(out, &cp)
+	capt := captureOf(in.Context())
+	if capt != nil {
+		facts = capt.captureFacts(facts)
+	}
+	plan := planPayload(facts)
 	p := rt.params
 	if rt.Debug {
 		p.Debug = t.debugLog(in)
@@ -62,6 +67,17 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 		return nil, err
 	}
 	rawQuery := out.URL.RawQuery // before presigning adds to it
+	lifetime := rt.Lifetime
+	if capt != nil {
+		if plan.body == bodyNone && !plan.presign {
+			p.PayloadHash = sigv4.UnsignedPayload // the gateway sends a body signway never sees
+		}
+		if capt.Presign > 0 {
+			if lifetime, err = capt.lifetime(creds, t.now()); err != nil {
+				return nil, err
+			}
+		}
+	}
 	_, endSign := reqinfo.Begin(in.Context(), reqinfo.Signing, nil)
 	if plan.body == bodySignedChunks {
 		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
@@ -73,26 +89,29 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 			out.Body = cs.Body(out.Body)
 		}
 	} else {
-		err = t.sign(out, creds, &p, plan.presign, t.now())
+		err = t.sign(out, creds, &p, plan.presign, lifetime, t.now())
 	}
 	endSign(0, err)
 	if err != nil {
 		closeBody(out)
 		return nil, err
 	}
+	if capt != nil {
+		return capt.keep(out), nil
+	}
 	resp, err := t.send(out)
 	if rt.MaxAttempts > 1 && replayable(out, plan) {
 		return t.retry(out, rawQuery, resp, err, func(next *http.Request, now time.Time) error {
-			return t.sign(next, creds, &p, plan.presign, now)
+			return t.sign(next, creds, &p, plan.presign, lifetime, now)
 		})
 	}
 	return resp, err
 }
 
-// sign signs out in its header or, presigning, in its query.
-func (t *signingTransport) sign(out *http.Request, creds sigv4.Credentials, p *sigv4.Params, presign bool, now time.Time) error {
+// sign signs out in its header or, presigning, in its query for lifetime.
+func (t *signingTransport) sign(out *http.Request, creds sigv4.Credentials, p *sigv4.Params, presign bool, lifetime time.Duration, now time.Time) error {
 	if presign {
-		return t.signer.Presign(out, creds, p, now, t.route.Lifetime)
+		return t.signer.Presign(out, creds, p, now, lifetime)
 	}
 	return t.signer.Sign(out, creds, p, now)
 }

@@ -18,6 +18,9 @@ type Credentials struct {
 	AccessKeyID     string
 	SecretAccessKey string
 	SessionToken    string
+	// Expires is when temporary credentials stop working; zero when
+	// unknown or never. Presigning uses it to keep a URL from outliving them.
+	Expires time.Time
 }
 
 // Payload hashes with a meaning of their own in x-amz-content-sha256.

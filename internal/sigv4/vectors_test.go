@@ -166,7 +166,7 @@ func (c vectorContext) params(body []byte) *Params {
 }
 
 func (c vectorContext) creds() Credentials {
-	return Credentials{c.Credentials.AccessKeyID, c.Credentials.SecretAccessKey, c.Credentials.Token}
+	return Credentials{AccessKeyID: c.Credentials.AccessKeyID, SecretAccessKey: c.Credentials.SecretAccessKey, SessionToken: c.Credentials.Token}
 }
 
 func (c vectorContext) time(t *testing.T) time.Time {

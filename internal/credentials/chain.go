@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials/processcreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/aws-sdk-go-v2/service/sts/types"
@@ -76,7 +77,28 @@ func loadChain(ctx context.Context, opts ChainOptions) (aws.Config, error) {
 	if cfg.Credentials == nil {
 		return aws.Config{}, errors.New("no credential source configured")
 	}
+	quietProcess(&cfg)
 	return cfg, nil
+}
+
+// quietProcess replaces the credential_process provider the SDK resolved for
+// a profile with one that runs the same command as processSource does: the
+// SDK's own copies the command's stderr to signway's. It leaves a process
+// that only feeds another provider (role_arn over a source_profile) alone:
+// the SDK offers no way in there.
+func quietProcess(cfg *aws.Config) {
+	cmd := sharedConfig(*cfg).CredentialProcess
+	ps, ok := cfg.Credentials.(aws.CredentialProviderSource)
+	if cmd == "" || !ok {
+		return
+	}
+	sources := ps.ProviderSources()
+	if len(sources) == 0 || sources[len(sources)-1] != aws.CredentialSourceProcess {
+		return
+	}
+	cfg.Credentials = processcreds.NewProviderCommand(processCommand(cmd), func(o *processcreds.Options) {
+		o.CredentialSources = sources
+	})
 }
 
 // loadOptions are the SDK load options for a profile, a region and an HTTP

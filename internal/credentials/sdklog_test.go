@@ -100,3 +100,36 @@ func captureStderr(t *testing.T) func() string {
 	t.Cleanup(func() { restore() })
 	return restore
 }
+
+// TestCredentialProcessStderrStaysOut: the SDK copies a credential_process's
+// stderr to signway's, where it breaks JSON logs and may show a secret; every
+// way of reaching a credential_process (the process source, a profile, the
+// default chain) runs it with stderr discarded.
+func TestCredentialProcessStderrStaysOut(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		spec SourceSpec
+	}{
+		{"process source", SourceSpec{Source: swconfig.SourceProcess, Profile: "proc"}},
+		{"profile source", SourceSpec{Source: swconfig.SourceProfile, Profile: "proc"}},
+		{"default chain", SourceSpec{Profile: "proc"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := isolateEnv(t)
+			processProfile(t, dir, "echo 'stderr chatter "+leakSecret+"' >&2\necho '{\"Version\":1,\"AccessKeyId\":\"ASIAPROCESSQUIET0001\",\"SecretAccessKey\":\"quiet-secret\"}'\n")
+			stderr := captureStderr(t)
+			p, err := FromSource(context.Background(), tt.spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := p.Retrieve(context.Background())
+			out := stderr()
+			if err != nil || got.AccessKeyID != "ASIAPROCESSQUIET0001" {
+				t.Fatalf("Retrieve = %v, %v", got, err)
+			}
+			if out != "" {
+				t.Errorf("the credential_process's stderr reached signway's:\n%s", out)
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -149,5 +150,34 @@ func TestUpstreamThatNeverReadsIs504(t *testing.T) {
 				t.Fatalf("status %d: %s; want 504 naming timeouts.body_idle", resp.StatusCode, body)
 			}
 		})
+	}
+}
+
+// TestStalledCallerBodyIs408OverHTTP2: the deadline is set through
+// http.ResponseController, which HTTP/2 streams support too.
+func TestStalledCallerBodyIs408OverHTTP2(t *testing.T) {
+	b := newBackend(t, "es")
+	rt := &Route{Name: "h2", Target: mustURL(t, b.URL), Service: "es", Region: "us-east-1", Credentials: staticCreds,
+		BodyIdleTimeout: 200 * time.Millisecond}
+	p, err := New(Options{Route: rt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewUnstartedServer(p)
+	s.EnableHTTP2 = true
+	s.StartTLS()
+	defer s.Close()
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write([]byte(`{"partial":`)) // and then nothing
+	req, _ := http.NewRequest(http.MethodPost, s.URL+"/idx/_doc", pr)
+	resp, err := s.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusRequestTimeout {
+		t.Fatalf("%s %d: %s; want HTTP/2 408", resp.Proto, resp.StatusCode, body)
 	}
 }

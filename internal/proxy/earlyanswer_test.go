@@ -2,10 +2,12 @@ package proxy
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 
@@ -15,13 +17,24 @@ import (
 // answersEarly is an upstream that refuses every request as soon as it has
 // the headers, without reading the body, and closes the connection: what S3
 // does with a failed conditional write (412) or a refused one (403).
-func answersEarly(t *testing.T, status int) *url.URL {
+func answersEarly(t *testing.T, status int, useTLS bool) *url.URL {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { ln.Close() })
+	scheme := "http"
+	if useTLS {
+		// httptest's certificate; HTTP/1.1 only, as S3 answers.
+		s := httptest.NewUnstartedServer(http.NotFoundHandler())
+		s.StartTLS()
+		conf := s.TLS.Clone()
+		s.Close()
+		conf.NextProtos = []string{"http/1.1"}
+		ln = tls.NewListener(ln, conf)
+		scheme = "https"
+	}
 	body := "<Error><Code>PreconditionFailed</Code></Error>"
 	go func() {
 		for {
@@ -46,7 +59,7 @@ func answersEarly(t *testing.T, status int) *url.URL {
 			}()
 		}
 	}()
-	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	return &url.URL{Scheme: scheme, Host: ln.Addr().String()}
 }
 
 // TestEarlyAnswerReachesTheCaller is issue 12 item 11: an upstream that
@@ -54,15 +67,19 @@ func answersEarly(t *testing.T, status int) *url.URL {
 // its own answer, never as 502 "broken pipe" (about 1 time in 5 before).
 func TestEarlyAnswerReachesTheCaller(t *testing.T) {
 	const size, tries = 4 << 20, 25
-	for _, mode := range []config.PayloadMode{config.PayloadSigned, config.PayloadUnsigned, config.PayloadStreaming} {
-		t.Run(string(mode), func(t *testing.T) {
+	for _, tt := range []struct {
+		mode config.PayloadMode
+		tls  bool
+	}{{config.PayloadSigned, false}, {config.PayloadUnsigned, false}, {config.PayloadStreaming, false}, {config.PayloadUnsigned, true}} {
+		mode := tt.mode
+		t.Run(fmt.Sprintf("%s tls=%v", mode, tt.tls), func(t *testing.T) {
 			// Counted, as the gateway's are: the conn is then wrapped twice.
-			tr, err := NewTransport(TransportOptions{Conns: &UpstreamConns{}})
+			tr, err := NewTransport(TransportOptions{Conns: &UpstreamConns{}, InsecureSkipVerify: tt.tls})
 			if err != nil {
 				t.Fatal(err)
 			}
 			defer tr.CloseIdleConnections()
-			rt := &Route{Name: "early", Target: answersEarly(t, http.StatusPreconditionFailed), Service: "s3", Region: "us-east-1",
+			rt := &Route{Name: "early", Target: answersEarly(t, http.StatusPreconditionFailed, tt.tls), Service: "s3", Region: "us-east-1",
 				Credentials: staticCreds, Payload: mode, SpoolDir: t.TempDir()}
 			p, err := New(Options{Route: rt, Transport: tr})
 			if err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -94,6 +95,20 @@ func liveBytes() int64 {
 	return int64(m.HeapInuse + m.StackInuse)
 }
 
+// rss is the process's resident set (Linux; 0 elsewhere). It is logged, not
+// asserted: the runtime keeps freed pages, so it lags the heap.
+func rss() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
 // TestStalledUploadsHoldLittleMemory is issue 12's measurement: 100 uploads
 // that stop after 1.2 MB of a 3 MB body, on every payload path, must add at
 // most 64 MiB (and at most 256 KiB each) to the process, which here holds
@@ -130,15 +145,15 @@ func TestStalledUploadsHoldLittleMemory(t *testing.T) {
 			srv, cl := stallServer(t, p)
 			addr := srv.Listener.Addr().String()
 
-			before := liveBytes()
+			before, rssBefore := liveBytes(), rss()
 			conns := make([]net.Conn, uploads)
 			for i := range conns {
 				conns[i] = stalledUpload(t, addr, fmt.Sprintf("/bucket/key%d", i), declared, part)
 			}
 			waitUntil(t, "the proxy to read what the callers sent", func() bool { return cl.read.Load() >= uploads*sent })
 			added := liveBytes() - before
-			t.Logf("%d uploads stalled after %d bytes: %.1f MiB in all, %.0f KiB each",
-				uploads, sent, float64(added)/(1<<20), float64(added)/uploads/1024)
+			t.Logf("%d uploads stalled after %d bytes: %.1f MiB in all, %.0f KiB each (RSS %+.1f MiB)",
+				uploads, sent, float64(added)/(1<<20), float64(added)/uploads/1024, float64(rss()-rssBefore)/(1<<20))
 			if added > 64<<20 || added/uploads > 256<<10 {
 				t.Errorf("stalled uploads hold %d bytes (%d each); want at most 64 MiB, 256 KiB each", added, added/uploads)
 			}

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -57,12 +56,13 @@ type Metrics struct {
 	reloadError    *prometheus.GaugeVec // error: the last failed reload's reason
 	reloadTime     prometheus.Gauge
 
+	pipeline    pipelineMetrics    // upstream, signing, bytes, inbound auth
+	credentials credentialsMetrics // refreshes, expiry, STS
+
 	// reqCache maps (route, method, status) to the label children of
-	// requests and duration. It is copy-on-write: readers do one atomic
-	// load and one map lookup, with no lock and no allocation; writers
-	// (the first request of each new combination) copy under reqMu.
-	reqCache atomic.Pointer[map[reqKey]*reqChildren]
-	reqMu    sync.Mutex
+	// requests and duration, so that the hot path neither locks nor
+	// allocates.
+	reqCache cowCache[reqKey, *reqChildren]
 
 	handlerOnce sync.Once
 	handler     http.Handler
@@ -144,6 +144,10 @@ func NewMetrics(version string) *Metrics {
 		m.signingErrors, m.upstreamErrors, m.credErrors,
 		m.reloads, m.reloadSuccess, m.reloadError, m.reloadTime,
 		buildInfo,
+	)
+	m.pipeline.register(reg)
+	m.credentials.register(reg)
+	reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -154,9 +158,6 @@ func NewMetrics(version string) *Metrics {
 	m.reloads.WithLabelValues("failure")
 	m.reloadSuccess.Set(1)
 	m.reloadTime.Set(float64(time.Now().UnixNano()) / 1e9)
-
-	empty := make(map[reqKey]*reqChildren)
-	m.reqCache.Store(&empty)
 	return m
 }
 
@@ -178,36 +179,20 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 		status = 0 // one "other" child for every out-of-range code
 	}
 	k := reqKey{route: route, method: normalizeMethod(method), status: status}
-	c, ok := (*m.reqCache.Load())[k]
-	if !ok {
-		c = m.addRequestChildren(k)
-	}
+	c := m.reqCache.get(k, m.newRequestChildren)
 	c.count.Inc()
 	c.duration.Observe(d.Seconds())
 }
 
-func (m *Metrics) addRequestChildren(k reqKey) *reqChildren {
-	m.reqMu.Lock()
-	defer m.reqMu.Unlock()
-	old := *m.reqCache.Load()
-	if c, ok := old[k]; ok {
-		return c
-	}
+func (m *Metrics) newRequestChildren(k reqKey) (reqKey, *reqChildren) {
 	route := validUTF8(k.route)
-	c := &reqChildren{
-		count:    m.requests.WithLabelValues(route, k.method, statusLabel(k.status)),
-		duration: m.duration.WithLabelValues(route),
-	}
-	next := make(map[reqKey]*reqChildren, len(old)+1)
-	for key, v := range old {
-		next[key] = v
-	}
 	// The key keeps the caller's route string; copy it so the cache does not
 	// pin a larger buffer the string may have been sliced from.
 	k.route = strings.Clone(k.route)
-	next[k] = c
-	m.reqCache.Store(&next)
-	return c
+	return k, &reqChildren{
+		count:    m.requests.WithLabelValues(route, k.method, statusLabel(k.status)),
+		duration: m.duration.WithLabelValues(route),
+	}
 }
 
 // InFlightInc increments signway_requests_in_flight. Pair every call with

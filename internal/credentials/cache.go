@@ -52,6 +52,18 @@ type CacheOptions struct {
 	// SourceName names the provider in errors and logs. Empty means the
 	// provider's String method, or its type.
 	SourceName string
+	// Metrics learns the outcome of every call to the provider. Nil means
+	// none.
+	Metrics CacheMetrics
+}
+
+// CacheMetrics receives what a Cache's calls to its provider gave, named by
+// the cache's source; *admin.Metrics implements it.
+type CacheMetrics interface {
+	CredentialRefresh(source string, err error)
+	// CredentialExpiry is called after each success; expires is zero for
+	// credentials that do not expire.
+	CredentialExpiry(source string, expires time.Time)
 }
 
 // Cache serves credentials from a Provider and refreshes them in the
@@ -71,6 +83,7 @@ type Cache struct {
 	clock  func() time.Time
 	jitter func(time.Duration) time.Duration
 	log    *slog.Logger
+	mtr    CacheMetrics
 
 	sf singleflight.Group
 	bg sync.WaitGroup // background refreshes; tests wait on it
@@ -95,6 +108,7 @@ func NewCache(p Provider, opts CacheOptions) *Cache {
 		clock:  opts.Clock,
 		jitter: opts.Jitter,
 		log:    opts.Logger,
+		mtr:    opts.Metrics,
 	}
 	if c.source == "" {
 		if s, ok := p.(fmt.Stringer); ok {
@@ -208,6 +222,16 @@ func (c *Cache) fetch(ctx context.Context) (any, error) {
 		err = sanitize(c.source, err)
 	} else {
 		err = checkFresh(creds, now)
+	}
+	if c.mtr != nil {
+		c.mtr.CredentialRefresh(c.source, err)
+		if err == nil {
+			var exp time.Time
+			if creds.CanExpire {
+				exp = creds.Expires
+			}
+			c.mtr.CredentialExpiry(c.source, exp)
+		}
 	}
 
 	c.mu.Lock()

@@ -26,6 +26,9 @@ type Metrics interface {
 	SigningError(route, reason string)
 	UpstreamError(route, kind string)
 	CredentialError(source string)
+	ObserveUpstream(route string, status int, d time.Duration)
+	ObserveSigning(route string, d time.Duration)
+	AddBodyBytes(route string, in, out int64)
 }
 
 type nopMetrics struct{}
@@ -36,6 +39,9 @@ func (nopMetrics) InFlightDec()                                      {}
 func (nopMetrics) SigningError(string, string)                       {}
 func (nopMetrics) UpstreamError(string, string)                      {}
 func (nopMetrics) CredentialError(string)                            {}
+func (nopMetrics) ObserveUpstream(string, int, time.Duration)        {}
+func (nopMetrics) ObserveSigning(string, time.Duration)              {}
+func (nopMetrics) AddBodyBytes(string, int64, int64)                 {}
 
 // Options assemble a Proxy. Everything with side effects is passed in.
 type Options struct {
@@ -97,8 +103,9 @@ func New(o Options) (*Proxy, error) {
 	o.Route.spoolBudget = o.SpoolMemory
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
-		Rewrite:        p.rewrite,
-		Transport:      &signingTransport{route: o.Route, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff},
+		Rewrite: p.rewrite,
+		Transport: signTimer{&signingTransport{route: o.Route, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff,
+			base: upstreamTimer{next: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, route: o.Route.Name, metrics: o.Metrics}}},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
@@ -226,9 +233,20 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
 	reqinfo.SetRoute(r.Context(), p.route.Name)
+	r = r.WithContext(context.WithValue(r.Context(), timingKey{}, &timing{}))
+	var body *countingBody
+	if r.Body != nil && r.Body != http.NoBody {
+		body = &countingBody{ReadCloser: r.Body}
+		r.Body = body // on the copy WithContext made
+	}
 	defer func() {
 		p.metrics.InFlightDec()
 		p.metrics.ObserveRequest(p.route.Name, r.Method, sw.code(), time.Since(start))
+		var in int64
+		if body != nil {
+			in = body.n.Load()
+		}
+		p.metrics.AddBodyBytes(p.route.Name, in, sw.written)
 	}()
 	sw.body = watchCallerBody(w, r, p.route.bodyIdle())
 	p.rp.ServeHTTP(sw, r)
@@ -238,9 +256,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // rest of http.ResponseController working through it.
 type statusWriter struct {
 	http.ResponseWriter
-	status int
-	body   *idleBody // the caller's body, when it is watched
-	s3     bool      // user metadata names go out in S3's lower case
+	status  int
+	body    *idleBody // the caller's body, when it is watched
+	s3      bool      // user metadata names go out in S3's lower case
+	written int64     // body bytes
 }
 
 func (w *statusWriter) WriteHeader(code int) {
@@ -257,7 +276,9 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.status = http.StatusOK
 	}
-	return w.ResponseWriter.Write(b)
+	n, err := w.ResponseWriter.Write(b)
+	w.written += int64(n)
+	return n, err
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
 )
@@ -27,6 +28,9 @@ type credSpec struct {
 	// caller, when set, replaces source and chain: each caller's own token
 	// is exchanged for the role.
 	caller *credentials.CallerWebIdentityOptions
+	// metrics receives the caches' refreshes and STS latency; nil records
+	// nothing. Not part of what makes two specs the same.
+	metrics *admin.Metrics
 }
 
 // checkTimeout bounds `credentials check`: the default chain can spend

@@ -93,6 +93,7 @@ func (g *gateway) prune() {
 	}
 	for k := range g.creds {
 		if !g.used[k] {
+			g.metrics.ForgetCredentials(g.creds[k].source)
 			delete(g.creds, k)
 		}
 	}
@@ -131,6 +132,7 @@ func (g *gateway) credentials(ctx context.Context, c config.Credentials, region 
 }
 
 func (g *gateway) buildCreds(ctx context.Context, c config.Credentials, spec credSpec) (*routeCreds, error) {
+	spec = instrumentCreds(spec, g.metrics)
 	if spec.caller != nil {
 		opts := *spec.caller
 		opts.Logger = g.log
@@ -302,7 +304,7 @@ func credentialChain(ctx context.Context, spec credSpec, log *slog.Logger, visit
 	}
 	// Each cache names itself after its provider ("profile ops", "static
 	// keys AKIA...", "assume role ARN"): what errors and logs should say.
-	cache := credentials.NewCache(base, credentials.CacheOptions{Logger: log})
+	cache := credentials.NewCache(base, credentials.CacheOptions{Logger: log, Metrics: spec.metrics})
 	if visit != nil {
 		if err := visit(cache, ""); err != nil {
 			return nil, "", err
@@ -314,7 +316,7 @@ func credentialChain(ctx context.Context, spec credSpec, log *slog.Logger, visit
 		if err != nil {
 			return nil, "", err
 		}
-		cache = credentials.NewCache(p, credentials.CacheOptions{Logger: log})
+		cache = credentials.NewCache(p, credentials.CacheOptions{Logger: log, Metrics: spec.metrics})
 		if visit != nil {
 			if err := visit(cache, hop.RoleARN); err != nil {
 				return nil, "", err

@@ -148,15 +148,20 @@ type AssumeRoleOptions struct {
 	HTTPClient *http.Client
 	// Logger receives the SDK's own log lines; nil discards them.
 	Logger *slog.Logger
+	// STSMetrics, if set, learns each STS call's latency.
+	STSMetrics STSMetrics
 }
 
 // newSTSClient is an STS client for cfg, at endpoint when one is given (a
 // VPC endpoint, LocalStack, moto); otherwise the SDK resolves it, honouring
 // AWS_ENDPOINT_URL_STS.
-func newSTSClient(cfg aws.Config, endpoint string) *sts.Client {
+func newSTSClient(cfg aws.Config, endpoint string, m STSMetrics) *sts.Client {
 	return sts.NewFromConfig(cfg, func(o *sts.Options) {
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
+		}
+		if m != nil {
+			o.APIOptions = append(o.APIOptions, timeSTSCalls(m))
 		}
 	})
 }
@@ -194,7 +199,7 @@ func AssumeRole(base Provider, opts AssumeRoleOptions) (Provider, error) {
 	if cfg.Region == "" {
 		cfg.Region = stsFallbackRegion
 	}
-	client := newSTSClient(cfg, opts.Endpoint)
+	client := newSTSClient(cfg, opts.Endpoint, opts.STSMetrics)
 
 	session := opts.SessionName
 	if session == "" {

@@ -55,6 +55,8 @@ type SourceSpec struct {
 	Logger *slog.Logger
 	// RolesAnywhere is used by the roles_anywhere source only.
 	RolesAnywhere *RolesAnywhereOptions
+	// STSMetrics, if set, learns the latency of web_identity_file's STS calls.
+	STSMetrics STSMetrics
 }
 
 // FromSource returns a Provider for exactly the source spec names, built from
@@ -221,7 +223,7 @@ func webIdentityFileSource(ctx context.Context, spec SourceSpec) (Provider, erro
 		cfg.Region = stsFallbackRegion
 	}
 	// AssumeRoleWithWebIdentity is unsigned: the token is the credential.
-	client := newSTSClient(cfg, spec.STSEndpoint)
+	client := newSTSClient(cfg, spec.STSEndpoint, spec.STSMetrics)
 	session := env.RoleSessionName
 	if session == "" {
 		session = DefaultSessionName

@@ -54,7 +54,7 @@ func TestMetricsFromMotoSTS(t *testing.T) {
 	defer cancel()
 	rec := &recordedMetrics{}
 	p, err := AssumeRole(Static(baseKeyID, baseSecret, ""), AssumeRoleOptions{RoleARN: roleARN, Endpoint: moto,
-		Region: "us-east-1", Duration: 20 * time.Minute, HTTPClient: InstrumentSTS(nil, rec)})
+		Region: "us-east-1", Duration: 20 * time.Minute, STSMetrics: rec})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestMetricsWhenSTSRefuses(t *testing.T) {
 	defer sts.Close()
 	rec := &recordedMetrics{}
 	p, err := AssumeRole(Static(baseKeyID, baseSecret, ""), AssumeRoleOptions{RoleARN: roleARN, Endpoint: sts.URL,
-		Region: "us-east-1", HTTPClient: InstrumentSTS(nil, rec)})
+		Region: "us-east-1", STSMetrics: rec})
 	if err != nil {
 		t.Fatal(err)
 	}

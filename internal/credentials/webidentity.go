@@ -68,6 +68,7 @@ type CallerWebIdentityOptions struct {
 	Jitter           func(max time.Duration) time.Duration // nil means uniformly random in [0, max)
 	Logger           *slog.Logger                          // nil discards
 	HTTPClient       *http.Client
+	STSMetrics       STSMetrics // nil records nothing
 }
 
 // CallerWebIdentity exchanges each caller's own web identity token (an OIDC
@@ -172,7 +173,7 @@ func NewCallerWebIdentity(opts CallerWebIdentityOptions) (*CallerWebIdentity, er
 	if cfg.Region == "" {
 		cfg.Region = stsFallbackRegion
 	}
-	w.client = newSTSClient(cfg, opts.STSEndpoint)
+	w.client = newSTSClient(cfg, opts.STSEndpoint, opts.STSMetrics)
 	return w, nil
 }
 

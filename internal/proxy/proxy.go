@@ -233,7 +233,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
 	reqinfo.SetRoute(r.Context(), p.route.Name)
-	r = r.WithContext(context.WithValue(r.Context(), timingKey{}, &timing{}))
+	r = r.WithContext(&timing{Context: r.Context()})
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}

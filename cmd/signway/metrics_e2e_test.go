@@ -60,7 +60,7 @@ func TestMetricsThroughMoto(t *testing.T) {
 	got := scrapeMetrics(t, utilityURL)
 	source := `source="assume role ` + role + `"`
 	exact := map[string]float64{
-		`signway_credential_refreshes_total{result="success",` + source + `}`:                   1,
+		`signway_credential_refreshes_total{result="success",` + source + `}`:                 1,
 		`signway_sts_request_duration_seconds_count{operation="AssumeRole",result="success"}`: 1,
 		`signway_request_body_bytes_total{route="default"}`:                                   float64(len(form)),
 		`signway_response_body_bytes_total{route="default"}`:                                  float64(len(body)),

@@ -26,7 +26,7 @@ func TestPipelineMetricsRecorded(t *testing.T) {
 			t.Error("upstream got an unsigned request")
 		}
 		if r.URL.Path == "/slow" {
-			time.Sleep(30 * time.Millisecond)
+			time.Sleep(300 * time.Millisecond)
 		}
 		if r.URL.Path == "/fail" {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -62,18 +62,24 @@ func TestPipelineMetricsRecorded(t *testing.T) {
 
 	got := gather(t, m)
 	want := map[string]float64{
-		`signway_request_body_bytes_total{route="es"}`:                    1005,
-		`signway_response_body_bytes_total{route="es"}`:                   (2*1000 + 3) + (2*5 + 3) + 3,
-		`signway_upstream_responses_total{code="200",route="es"}`:         2,
-		`signway_upstream_responses_total{code="503",route="es"}`:         1,
-		`signway_upstream_duration_seconds_count{route="es"}`:             3,
-		`signway_signing_duration_seconds_count{route="es"}`:              3,
-		`signway_upstream_duration_seconds_bucket{le="0.025",route="es"}`: 2, // /slow sleeps 30 ms
+		`signway_request_body_bytes_total{route="es"}`:            1005,
+		`signway_response_body_bytes_total{route="es"}`:           (2*1000 + 3) + (2*5 + 3) + 3,
+		`signway_upstream_responses_total{code="200",route="es"}`: 2,
+		`signway_upstream_responses_total{code="503",route="es"}`: 1,
+		`signway_upstream_duration_seconds_count{route="es"}`:     3,
+		`signway_signing_duration_seconds_count{route="es"}`:      3,
 	}
 	for k, v := range want {
 		if got[k] != v {
 			t.Errorf("%s = %v, want %v", k, got[k], v)
 		}
+	}
+	// Only lower bounds: the machine may be slow, never fast.
+	if s := got[`signway_upstream_duration_seconds_sum{route="es"}`]; s < 0.3 {
+		t.Errorf("upstream time sums to %vs, want at least the 0.3s /slow sleeps", s)
+	}
+	if n := got[`signway_upstream_duration_seconds_bucket{le="0.25",route="es"}`]; n > 2 {
+		t.Errorf("%v upstream calls under 0.25s, want /slow (0.3s) above", n)
 	}
 }
 
@@ -100,6 +106,7 @@ func gather(t *testing.T, m *admin.Metrics) map[string]float64 {
 				out[mf.GetName()+labels(mt.Label)] = mt.Counter.GetValue()
 			case mt.Histogram != nil:
 				out[mf.GetName()+"_count"+labels(mt.Label)] = float64(mt.Histogram.GetSampleCount())
+				out[mf.GetName()+"_sum"+labels(mt.Label)] = mt.Histogram.GetSampleSum()
 				for _, b := range mt.Histogram.Bucket {
 					le := strconv.FormatFloat(b.GetUpperBound(), 'g', -1, 64)
 					out[mf.GetName()+"_bucket"+labels(mt.Label, `le="`+le+`"`)] = float64(b.GetCumulativeCount())

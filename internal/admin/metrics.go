@@ -56,7 +56,7 @@ type Metrics struct {
 	reloadError    *prometheus.GaugeVec // error: the last failed reload's reason
 	reloadTime     prometheus.Gauge
 
-	pipeline    pipelineMetrics    // upstream, signing, bytes, inbound auth
+	pipeline    pipelineMetrics    // upstream, signing, bytes
 	credentials credentialsMetrics // refreshes, expiry, STS
 
 	// reqCache maps (route, method, status) to the label children of

@@ -7,20 +7,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Inbound authentication results accepted by [Metrics.InboundAuth]. Any
-// other value is recorded as [AuthOther] so that the label set stays bounded.
-const (
-	AuthOK           = "ok"            // the caller is who it says and may use the route
-	AuthMissing      = "missing"       // no credentials where the route wants some
-	AuthMalformed    = "malformed"     // credentials present but unparsable
-	AuthUnknownKey   = "unknown_key"   // an API key or access key ID signway did not issue
-	AuthBadSignature = "bad_signature" // the caller's SigV4 or JWT signature does not verify
-	AuthExpired      = "expired"       // a signature, presigned URL or token out of its time window
-	AuthForbidden    = "forbidden"     // a known caller not allowed on this route
-	AuthRateLimited  = "rate_limited"  // a known caller over its rate
-	AuthOther        = "other"
-)
-
 // upstreamDurationBuckets are requestDurationBuckets: the upstream's time
 // to answer is most of a request's time, and equal buckets let a dashboard
 // subtract one from the other.
@@ -36,14 +22,13 @@ var signingDurationBuckets = []float64{
 
 // pipelineMetrics are the per-request series besides requests_total and
 // request_duration_seconds: what the upstream answered and how fast, how
-// long signing took, body bytes, and inbound authentication.
+// long signing took, and body bytes.
 type pipelineMetrics struct {
 	upstreamDuration  *prometheus.HistogramVec // route
 	upstreamResponses *prometheus.CounterVec   // route, code
 	signingDuration   *prometheus.HistogramVec // route
 	requestBytes      *prometheus.CounterVec   // route
 	responseBytes     *prometheus.CounterVec   // route
-	inboundAuth       *prometheus.CounterVec   // route, result
 
 	routes    cowCache[string, *routeChildren]
 	upstreams cowCache[reqKey, prometheus.Counter] // method unused
@@ -77,12 +62,8 @@ func (p *pipelineMetrics) register(reg *prometheus.Registry) {
 		Name: "signway_response_body_bytes_total",
 		Help: "Response body bytes written to callers, by route.",
 	}, []string{"route"})
-	p.inboundAuth = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "signway_inbound_auth_total",
-		Help: "Inbound caller authentication results by route and result (ok, or why the caller was refused).",
-	}, []string{"route", "result"})
 	reg.MustRegister(p.upstreamDuration, p.upstreamResponses, p.signingDuration,
-		p.requestBytes, p.responseBytes, p.inboundAuth)
+		p.requestBytes, p.responseBytes)
 }
 
 func (p *pipelineMetrics) route(route string) *routeChildren {
@@ -141,22 +122,4 @@ func (m *Metrics) AddBodyBytes(route string, in, out int64) {
 	if out > 0 {
 		c.out.Add(float64(out))
 	}
-}
-
-// InboundAuth counts one inbound authentication decision:
-// signway_inbound_auth_total{route,result}. result is [AuthOK] or one of
-// the refusal reasons ([AuthMissing], [AuthMalformed], [AuthUnknownKey],
-// [AuthBadSignature], [AuthExpired], [AuthForbidden], [AuthRateLimited]);
-// anything else is recorded as [AuthOther].
-func (m *Metrics) InboundAuth(route, result string) {
-	if m == nil {
-		return
-	}
-	switch result {
-	case AuthOK, AuthMissing, AuthMalformed, AuthUnknownKey, AuthBadSignature,
-		AuthExpired, AuthForbidden, AuthRateLimited, AuthOther:
-	default:
-		result = AuthOther
-	}
-	m.pipeline.inboundAuth.WithLabelValues(validUTF8(route), result).Inc()
 }

@@ -51,7 +51,7 @@ func (p *pipelineMetrics) register(reg *prometheus.Registry) {
 	}, []string{"route", "code"})
 	p.signingDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "signway_signing_duration_seconds",
-		Help:    "Time from a request reaching the signing step to handing it to the upstream: credentials from the cache, the payload hash when the route's payload mode needs one, and the signature; by route.",
+		Help:    "Time from the proxy taking a request (routed, caller authenticated) to handing it signed to the upstream: credentials from the cache, the payload hash when the route's payload mode needs one, and the signature; by route.",
 		Buckets: signingDurationBuckets,
 	}, []string{"route"})
 	p.requestBytes = prometheus.NewCounterVec(prometheus.CounterOpts{

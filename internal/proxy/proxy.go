@@ -104,8 +104,8 @@ func New(o Options) (*Proxy, error) {
 	p := &Proxy{route: o.Route, log: o.Logger, metrics: o.Metrics}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: p.rewrite,
-		Transport: signTimer{&signingTransport{route: o.Route, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff,
-			base: upstreamTimer{next: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, route: o.Route.Name, metrics: o.Metrics}}},
+		Transport: &signingTransport{route: o.Route, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff,
+			base: upstreamTimer{next: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, route: o.Route.Name, metrics: o.Metrics}},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
@@ -233,7 +233,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
 	reqinfo.SetRoute(r.Context(), p.route.Name)
-	r = r.WithContext(&timing{Context: r.Context()})
+	r = r.WithContext(&timing{Context: r.Context(), signStart: start})
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}

@@ -31,19 +31,9 @@ func timingOf(ctx context.Context) *timing {
 	return t
 }
 
-// signTimer marks when a request reaches the signing transport.
-type signTimer struct{ next http.RoundTripper }
-
-func (s signTimer) RoundTrip(r *http.Request) (*http.Response, error) {
-	if t := timingOf(r.Context()); t != nil {
-		t.signStart = time.Now()
-	}
-	return s.next.RoundTrip(r)
-}
-
 // upstreamTimer sits between the signing transport and the upstream one: the
-// time since signTimer is signing's, and the time to response headers is the
-// upstream's.
+// time since the proxy took the request (signStart) is signing's, and the
+// time to response headers is the upstream's.
 type upstreamTimer struct {
 	next    http.RoundTripper
 	route   string

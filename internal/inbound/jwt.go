@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 // of the key set chosen by the token's kid, with an allowed asymmetric
 // algorithm only, then iss, aud, exp and nbf with a small leeway.
 type JWTVerifier struct {
+	cache     tokenCache
 	keys      *KeySet
 	issuer    string
 	audiences jwt.Audience
@@ -65,48 +67,107 @@ func NewJWTVerifier(j config.JWTAuth, keys *KeySet, now func() time.Time) (*JWTV
 
 // Verify returns the caller id (the caller claim) of a valid token. Its
 // errors say what is wrong with the token, never anything about the keys.
+//
+// Checking a signature costs far more than proxying a request, and a
+// caller sends the same token until it expires, so a token that verified
+// is remembered (by its SHA-256) with its exp and nbf: later requests only
+// have their times checked, until the key set changes.
 func (v *JWTVerifier) Verify(ctx context.Context, token string) (string, error) {
+	now := v.now()
+	digest := sha256.Sum256([]byte(token))
+	gen := v.keys.generation(ctx)
+	if id, ok := v.cache.get(digest, gen, now, v.leeway); ok {
+		return id, nil
+	}
+	id, std, err := v.verify(ctx, token, now)
+	if err != nil {
+		return "", err
+	}
+	e := cachedToken{id: id, exp: std.Expiry.Time(), gen: gen}
+	if std.NotBefore != nil {
+		e.nbf = std.NotBefore.Time()
+	}
+	v.cache.put(digest, e)
+	return id, nil
+}
+
+func (v *JWTVerifier) verify(ctx context.Context, token string, now time.Time) (string, *jwt.Claims, error) {
 	tok, err := jwt.ParseSigned(token, v.algs)
 	if err != nil {
-		return "", errors.New("not a JWS compact token signed with an accepted algorithm")
+		return "", nil, errors.New("not a JWS compact token signed with an accepted algorithm")
 	}
 	if len(tok.Headers) != 1 {
-		return "", errors.New("exactly one signature is expected")
+		return "", nil, errors.New("exactly one signature is expected")
 	}
 	kid := tok.Headers[0].KeyID
 	if kid == "" {
-		return "", errors.New("the token header has no kid")
+		return "", nil, errors.New("the token header has no kid")
 	}
 	key, err := v.keys.key(ctx, kid)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	var std jwt.Claims
 	var custom map[string]any
 	if err := tok.Claims(key, &std, &custom); err != nil {
-		return "", errors.New("the signature does not verify")
+		return "", nil, errors.New("the signature does not verify")
 	}
 	if std.Expiry == nil {
-		return "", errors.New("the token has no exp")
+		return "", nil, errors.New("the token has no exp")
 	}
-	err = std.ValidateWithLeeway(jwt.Expected{Issuer: v.issuer, AnyAudience: v.audiences, Time: v.now()}, v.leeway)
+	err = std.ValidateWithLeeway(jwt.Expected{Issuer: v.issuer, AnyAudience: v.audiences, Time: now}, v.leeway)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return "", errors.New("the token has expired")
+		return "", nil, errors.New("the token has expired")
 	case errors.Is(err, jwt.ErrNotValidYet), errors.Is(err, jwt.ErrIssuedInTheFuture):
-		return "", errors.New("the token is not valid yet")
+		return "", nil, errors.New("the token is not valid yet")
 	case errors.Is(err, jwt.ErrInvalidIssuer):
-		return "", errors.New("the token's iss is not the issuer this route trusts")
+		return "", nil, errors.New("the token's iss is not the issuer this route trusts")
 	case errors.Is(err, jwt.ErrInvalidAudience):
-		return "", errors.New("the token's aud does not name this gateway")
+		return "", nil, errors.New("the token's aud does not name this gateway")
 	case err != nil:
-		return "", errors.New("the token's claims are not valid")
+		return "", nil, errors.New("the token's claims are not valid")
 	}
 	id, _ := custom[v.claim].(string)
 	if id == "" {
-		return "", fmt.Errorf("the token has no %s claim to name the caller", v.claim)
+		return "", nil, fmt.Errorf("the token has no %s claim to name the caller", v.claim)
 	}
-	return id, nil
+	return id, &std, nil
+}
+
+// tokenCache remembers verified tokens, bounded: when full it starts over.
+type tokenCache struct {
+	mu sync.Mutex
+	m  map[[32]byte]cachedToken
+}
+
+type cachedToken struct {
+	id       string
+	exp, nbf time.Time
+	gen      uint64 // the key set generation it was verified with
+}
+
+const maxCachedTokens = 10000
+
+func (c *tokenCache) get(d [32]byte, gen uint64, now time.Time, leeway time.Duration) (string, bool) {
+	c.mu.Lock()
+	e, ok := c.m[d]
+	c.mu.Unlock()
+	// Outside its times the token is verified again, and refused there
+	// with the reason.
+	if !ok || e.gen != gen || now.After(e.exp.Add(leeway)) || !e.nbf.IsZero() && now.Before(e.nbf.Add(-leeway)) {
+		return "", false
+	}
+	return e.id, true
+}
+
+func (c *tokenCache) put(d [32]byte, e cachedToken) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxCachedTokens {
+		c.m = make(map[[32]byte]cachedToken)
+	}
+	c.m[d] = e
 }
 
 // KeySet is a JSON Web Key Set from a file or a URL, cached. A file is read
@@ -123,10 +184,37 @@ type KeySet struct {
 
 	mu        sync.Mutex
 	keys      map[string]any
+	gen       uint64    // counts loads, so cached tokens know their keys
 	fetched   time.Time // last fetch attempt
 	loaded    time.Time // last good load
 	fileMod   time.Time
+	statted   time.Time // last look at the file's modification time
 	lastError error
+}
+
+// generation loads the set if it is due and says which load is current.
+func (s *KeySet) generation(ctx context.Context) uint64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.due(s.now()) {
+		s.load(ctx, s.now())
+	}
+	return s.gen
+}
+
+// due reports a set never read, a URL past its refresh interval, or a file
+// that changed (looked at no more than once a second); s.mu is held.
+func (s *KeySet) due(now time.Time) bool {
+	if s.keys == nil && now.Sub(s.fetched) >= time.Second || s.url != "" && now.Sub(s.loaded) >= s.refresh && now.Sub(s.fetched) >= time.Second {
+		return true
+	}
+	if s.file != "" && now.Sub(s.statted) >= time.Second {
+		s.statted = now
+		if fi, err := os.Stat(s.file); err == nil && !fi.ModTime().Equal(s.fileMod) {
+			return true
+		}
+	}
+	return false
 }
 
 // Bounds of a JWKS fetch.
@@ -140,14 +228,8 @@ func (s *KeySet) key(ctx context.Context, kid string) (any, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
-	stale := s.keys == nil || s.url != "" && now.Sub(s.loaded) >= s.refresh
-	if s.file != "" {
-		if fi, err := os.Stat(s.file); err == nil && !fi.ModTime().Equal(s.fileMod) {
-			stale = true
-		}
-	}
 	_, known := s.keys[kid]
-	if stale || !known && now.Sub(s.fetched) >= minEarlyFetch {
+	if s.due(now) || !known && now.Sub(s.fetched) >= minEarlyFetch {
 		s.load(ctx, now)
 	}
 	if k, ok := s.keys[kid]; ok {
@@ -187,6 +269,7 @@ func (s *KeySet) load(ctx context.Context, now time.Time) {
 		var keys map[string]any
 		if keys, err = parseJWKS(data); err == nil {
 			s.keys, s.loaded, s.fileMod, s.lastError = keys, now, mod, nil
+			s.gen++
 			return
 		}
 	}

@@ -140,11 +140,23 @@ func TestJWT(t *testing.T) {
 		})
 	}
 
-	// Rotation: a new key set file is read when it changes.
+	// A verified token is remembered, but not past its exp.
+	tok := is.token(t, jose.RS256, is.rsa, "r1", with(stdClaims("short", t0), "exp", t0.Add(time.Minute).Unix()))
+	if id, err := v.Verify(context.Background(), tok); err != nil || id != "short" {
+		t.Fatalf("short-lived token: %q %v", id, err)
+	}
+	now = t0.Add(2 * time.Minute)
+	if _, err := v.Verify(context.Background(), tok); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("a remembered token past its exp: %v", err)
+	}
+
+	// Rotation: a new key set file is read when it changes (looked at once
+	// a second), and tokens remembered from the old keys are checked again.
 	rotated := newIssuer(t)
 	os.WriteFile(jwksFile, rotated.jwks(t, "r2", "e2"), 0o600)
 	future := time.Now().Add(time.Hour)
 	os.Chtimes(jwksFile, future, future)
+	now = now.Add(2 * time.Second)
 	if id, err := v.Verify(context.Background(), rotated.token(t, jose.RS256, rotated.rsa, "r2", stdClaims("rot", t0))); err != nil || id != "rot" {
 		t.Errorf("after rotation: %q %v", id, err)
 	}
@@ -258,6 +270,8 @@ func TestAuthenticateJWT(t *testing.T) {
 	}
 }
 
+// BenchmarkJWT: a token's first use costs its signature check; later
+// uses of the same token are served from the verified-token cache.
 func BenchmarkJWT(b *testing.B) {
 	is := newIssuer(b)
 	f := filepath.Join(b.TempDir(), "jwks.json")
@@ -268,13 +282,41 @@ func BenchmarkJWT(b *testing.B) {
 		name string
 		tok  string
 	}{{"ES256", is.token(b, jose.ES256, is.ec, "e1", stdClaims("u", t0))}, {"RS256", is.token(b, jose.RS256, is.rsa, "r1", stdClaims("u", t0))}} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
+		b.Run(c.name+"/first-use", func(b *testing.B) {
+			loopCPU(b, func() {
+				v.cache = tokenCache{}
 				if _, err := v.Verify(context.Background(), c.tok); err != nil {
 					b.Fatal(err)
 				}
-			}
+			})
+		})
+		b.Run(c.name+"/cached", func(b *testing.B) {
+			loopCPU(b, func() {
+				if _, err := v.Verify(context.Background(), c.tok); err != nil {
+					b.Fatal(err)
+				}
+			})
 		})
 	}
+}
+
+// BenchmarkAuthenticateJWT is the whole check a request with a (cached)
+// bearer token goes through.
+func BenchmarkAuthenticateJWT(b *testing.B) {
+	is := newIssuer(b)
+	f := filepath.Join(b.TempDir(), "jwks.json")
+	os.WriteFile(f, is.jwks(b, "r1", "e1"), 0o600)
+	j := config.JWTAuth{Issuer: "https://issuer.example", Audiences: []string{"signway"}, JWKSFile: f}
+	v, _ := NewJWTVerifier(j, NewKeySets(nil, nil, nil).Get(j), func() time.Time { return t0 })
+	a, err := New(Options{Route: "r", Auth: config.Auth{Methods: []config.AuthMethod{config.AuthJWT}, JWT: j}, Callers: testCallers(b, nil), JWT: v, Now: func() time.Time { return t0 }})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("Authorization", "Bearer "+is.token(b, jose.ES256, is.ec, "e1", stdClaims("user-42", t0)))
+	loopCPU(b, func() {
+		if _, err := a.Authenticate(r); err != nil {
+			b.Fatal(err)
+		}
+	})
 }

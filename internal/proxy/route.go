@@ -126,7 +126,10 @@ func (rt *Route) prepare() error {
 	rt.params = sigv4.Params{Service: rt.Service, Region: rt.Region, Headers: rt.Headers,
 		// S3 refuses requests without it; elsewhere it is harmless and lets
 		// services such as OpenSearch Serverless and Lambda URLs check the body.
-		ContentSHA256Header: !rt.SignQuery}
+		ContentSHA256Header: !rt.SignQuery,
+		// AWS IoT's MQTT-over-WebSocket URL is presigned without the session
+		// token, which is appended after the signature.
+		TokenAfterSigning: rt.Service == "iotdevicegateway"}
 	if rt.v4a {
 		rt.params.Algorithm, rt.params.RegionSet = sigv4.SigV4A, rt.RegionSet
 	}

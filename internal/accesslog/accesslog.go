@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/signway/signway/internal/reqinfo"
@@ -71,7 +72,7 @@ func Handler(next http.Handler, o Options) http.Handler {
 		}
 		var bytesIn int64
 		if in != nil {
-			bytesIn = in.n
+			bytesIn = in.n.Load()
 		}
 		o.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs(r, info, rw, bytesIn, o.Now().Sub(start))...)
 	})
@@ -134,14 +135,17 @@ func usableID(id string) bool {
 	return true
 }
 
+// countingBody counts what was read of the caller's body. The upstream
+// transport reads it on its own goroutine, which may still be at it when
+// the handler returns (an upstream that answered early).
 type countingBody struct {
 	io.ReadCloser
-	n int64
+	n atomic.Int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
-	b.n += int64(n)
+	b.n.Add(int64(n))
 	return n, err
 }
 

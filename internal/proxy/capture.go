@@ -55,6 +55,8 @@ func (c *Capture) Expires() time.Time { return c.expires }
 func (c *Capture) captureFacts(f payloadFacts) payloadFacts {
 	if f.length != 0 {
 		f.mode = config.PayloadSigned
+	} else {
+		f.claimed = false // the gateway's body, never seen here, cannot be held to its hash
 	}
 	if c.Presign > 0 {
 		f.presign = true

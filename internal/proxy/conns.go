@@ -59,6 +59,9 @@ type countedConn struct {
 	once sync.Once
 }
 
+// NetConn is the connection counted, for those that must reach its socket.
+func (c *countedConn) NetConn() net.Conn { return c.Conn }
+
 func (c *countedConn) Close() error {
 	c.once.Do(func() { c.open.Add(-1) })
 	return c.Conn.Close()

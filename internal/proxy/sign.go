@@ -99,6 +99,9 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	if capt != nil {
 		return capt.keep(out), nil
 	}
+	if plan.body != bodySpool && plan.body != bodyNone {
+		out = guardBody(out) // streamed: it can still fail, and must then not complete
+	}
 	resp, err := t.send(out)
 	if rt.MaxAttempts > 1 && replayable(out, plan) {
 		return t.retry(out, rawQuery, resp, err, func(next *http.Request, now time.Time) error {
@@ -161,6 +164,12 @@ func (plan payloadPlan) apply(out *http.Request, p *sigv4.Params, cp *callerPayl
 		out.Body = newHoldbackReader(out.Body, cp.claimed)
 	}
 	switch plan.body {
+	case bodyNone:
+		// Checked too: an empty body is not the body that was hashed (over
+		// HTTP/1.0 net/http drops a chunked body, and it arrives empty).
+		if plan.checkClaim && cp.claimed != sigv4.EmptyPayloadHash {
+			return mismatchErr(sigv4.EmptyPayloadHash, cp.claimed)
+		}
 	case bodySpool:
 		if plan.checkClaim && cp.claimed != sp.hash {
 			return mismatchErr(sp.hash, cp.claimed)

@@ -136,8 +136,8 @@ install_versitygw() {
 # not reachable, so report what is missing instead of trying pip.
 install_python_tools() {
 	local before=${#MISSING[@]}
-	if ! python3 -c 'import botocore, moto' >/dev/null 2>&1; then
-		missing "python3 modules botocore and moto: pip install botocore 'moto[server]'"
+	if ! python3 -c 'import botocore, boto3, moto' >/dev/null 2>&1; then
+		missing "python3 modules botocore, boto3 and moto: pip install botocore boto3 'moto[server]'"
 	fi
 	command -v moto_server >/dev/null 2>&1 || missing "moto_server on PATH: pip install 'moto[server]'"
 	aws --version >/dev/null 2>&1 || missing "aws (AWS CLI v1) on PATH: pip install awscli"
@@ -145,7 +145,7 @@ install_python_tools() {
 		log "  (this machine has pyenv: is $HOME/.pyenv/shims on PATH? make and .ci/run add it)"
 	fi
 	if [ ${#MISSING[@]} -eq "$before" ]; then
-		log "python3 botocore+moto, moto_server and aws $(aws --version 2>&1 | cut -d' ' -f1) present"
+		log "python3 botocore+boto3+moto, moto_server and aws $(aws --version 2>&1 | cut -d' ' -f1) present"
 	fi
 }
 

@@ -8,11 +8,15 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/signway/signway/internal/sigv4"
+	"github.com/signway/signway/internal/testenv"
 )
 
 // These tests hold signway to what it promises about bodies whatever the
@@ -120,4 +124,79 @@ func TestE2EEmptyBodyIsHeldToItsHash(t *testing.T) {
 			e.waitNoObject(t, "empty-wrong.bin", "http10.bin")
 		})
 	}
+}
+
+// TestE2EEmptyAWSChunkedUpload: boto3 and AWS CLI v2 upload an empty file as
+// STREAMING-UNSIGNED-PAYLOAD-TRAILER with a CRC32 trailer and
+// x-amz-sdk-checksum-algorithm; S3 wants the checksum with it (400
+// InvalidRequest otherwise), so it goes on as a header.
+func TestE2EEmptyAWSChunkedUpload(t *testing.T) {
+	for _, mode := range []string{"unsigned", "auto", "signed", "streaming"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newS3Env(t, "--payload", mode)
+			status, body := e.put(t, "empty-chunked.txt", strings.NewReader("0\r\nx-amz-checksum-crc32:AAAAAA==\r\n\r\n"), 36, http.Header{
+				"Content-Encoding":             {"aws-chunked"},
+				"X-Amz-Content-Sha256":         {sigv4.StreamingUnsignedPayloadTrailer},
+				"X-Amz-Decoded-Content-Length": {"0"},
+				"X-Amz-Trailer":                {"x-amz-checksum-crc32"},
+				"X-Amz-Sdk-Checksum-Algorithm": {"CRC32"},
+			})
+			if status != 200 {
+				t.Fatalf("empty aws-chunked PUT: %d %s", status, body)
+			}
+			if status, got := e.s3.Do(t, http.MethodGet, "/e2e/empty-chunked.txt", nil); status != 200 || len(got) != 0 {
+				t.Fatalf("stored: %d, %d bytes", status, len(got))
+			}
+		})
+	}
+
+	t.Run("aws-cli-v2", func(t *testing.T) {
+		aws := testenv.AWSCLIv2(t)
+		dir := t.TempDir()
+		cert, key := writeCert(t, dir, 1)
+		e := newS3Env(t, "--cert", cert, "--key", key)
+		src := filepath.Join(dir, "empty.lock")
+		if err := os.WriteFile(src, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{
+			{"s3", "cp", src, "s3://e2e/cli/empty.lock"},
+			{"s3api", "put-object", "--bucket", "e2e", "--key", "api/empty.lock", "--body", src, "--checksum-algorithm", "CRC32"},
+		} {
+			args = append(args, "--endpoint-url", e.proxyURL, "--ca-bundle", cert, "--no-sign-request", "--region", "us-east-1")
+			cmd := exec.Command(aws, args...)
+			cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Errorf("aws %s: %v\n%s", strings.Join(args, " "), err, out)
+			}
+		}
+		for _, key := range []string{"cli/empty.lock", "api/empty.lock"} {
+			if status, got := e.s3.Do(t, http.MethodGet, "/e2e/"+key, nil); status != 200 || len(got) != 0 {
+				t.Errorf("%s stored: %d, %d bytes", key, status, len(got))
+			}
+		}
+	})
+
+	t.Run("boto3", func(t *testing.T) {
+		python := testenv.Python(t, "boto3")
+		dir := t.TempDir()
+		cert, key := writeCert(t, dir, 1)
+		e := newS3Env(t, "--cert", cert, "--key", key)
+		script := `
+import sys, boto3
+from botocore import UNSIGNED
+from botocore.config import Config
+s3 = boto3.client("s3", endpoint_url=sys.argv[1], verify=sys.argv[2], region_name="us-east-1",
+                  config=Config(signature_version=UNSIGNED, s3={"addressing_style": "path"}))
+s3.put_object(Bucket="e2e", Key="boto3/empty.lock", Body=b"")
+`
+		cmd := exec.Command(python, "-c", script, e.proxyURL, cert)
+		cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE="+filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE="+filepath.Join(dir, "none"))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("boto3 put_object: %v\n%s", err, out)
+		}
+		if status, got := e.s3.Do(t, http.MethodGet, "/e2e/boto3/empty.lock", nil); status != 200 || len(got) != 0 {
+			t.Errorf("stored: %d, %d bytes", status, len(got))
+		}
+	})
 }

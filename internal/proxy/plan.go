@@ -91,7 +91,10 @@ func planPayload(f payloadFacts) payloadPlan {
 	}
 	switch {
 	case f.length == 0:
-		p.body, p.hash = bodyNone, hashEmpty
+		// An empty aws-chunked upload (boto3 and AWS CLI v2 send empty files
+		// so) still carries its checksum: S3 refuses the
+		// x-amz-sdk-checksum-algorithm that comes with it otherwise.
+		p.body, p.hash, p.trailer = bodyNone, hashEmpty, carry
 		if presignedS3 {
 			p.hash = hashUnsigned
 		}

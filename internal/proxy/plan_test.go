@@ -123,6 +123,9 @@ func TestPlanPayloadEdges(t *testing.T) {
 		{"no body, presigned S3", payloadFacts{mode: config.PayloadSigned, s3: true, presign: true}, "none unsigned -"},
 		{"no body, presigned elsewhere", payloadFacts{mode: config.PayloadSigned, presign: true}, "none empty -"},
 		{"no body, unsigned mode", payloadFacts{mode: config.PayloadUnsigned, s3: true}, "none empty -"},
+		{"empty aws-chunked with a checksum", payloadFacts{mode: config.PayloadAuto, s3: true, objectUpload: true, chunked: true, trailer: true}, "none empty header"},
+		{"empty aws-chunked with a checksum, presigned S3", payloadFacts{mode: config.PayloadAuto, s3: true, presign: true, chunked: true, trailer: true}, "none unsigned header"},
+		{"empty aws-chunked without a checksum", payloadFacts{mode: config.PayloadUnsigned, s3: true, chunked: true}, "none empty -"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -199,4 +200,60 @@ s3.put_object(Bucket="e2e", Key="boto3/empty.lock", Body=b"")
 			t.Errorf("stored: %d, %d bytes", status, len(got))
 		}
 	})
+}
+
+// TestE2EOnlyDeclaredAWSChunkedIsDecoded: Content-Encoding: aws-chunked with
+// a plain SHA-256 (no STREAMING-* hash, no x-amz-decoded-content-length) is
+// a plain body, as S3 takes it; the token is dropped. And signway's own
+// streaming uploads add no Content-Encoding: S3 knows the framing from the
+// STREAMING-* hash, and a server that stores the header verbatim (versitygw
+// does) would hand the object back as "aws-chunked".
+func TestE2EOnlyDeclaredAWSChunkedIsDecoded(t *testing.T) {
+	data := []byte("5\r\nhello\r\n0\r\n\r\n plain bytes that merely look like a chunk")
+	for _, mode := range []string{"unsigned", "auto", "signed", "streaming"} {
+		t.Run(mode, func(t *testing.T) {
+			e := newS3Env(t, "--payload", mode)
+			status, body := e.put(t, "plain.txt", bytes.NewReader(data), int64(len(data)), http.Header{
+				"Content-Encoding":     {"aws-chunked"},
+				"X-Amz-Content-Sha256": {fmt.Sprintf("%x", sha256.Sum256(data))},
+			})
+			if status != 200 {
+				t.Fatalf("PUT: %d %s", status, body)
+			}
+			e.wantStored(t, "plain.txt", data, "")
+
+			// A plain file: streamed as signed chunks in auto and streaming
+			// modes.
+			status, body = e.put(t, "gz.bin", bytes.NewReader(data), int64(len(data)), http.Header{"Content-Encoding": {"gzip"}})
+			if status != 200 {
+				t.Fatalf("PUT gzip: %d %s", status, body)
+			}
+			e.wantStored(t, "gz.bin", data, "gzip")
+			status, body = e.put(t, "none.bin", bytes.NewReader(data), int64(len(data)), nil)
+			if status != 200 {
+				t.Fatalf("PUT: %d %s", status, body)
+			}
+			e.wantStored(t, "none.bin", data, "")
+		})
+	}
+}
+
+// wantStored reads key back from versitygw and checks its bytes and the
+// Content-Encoding it was stored with.
+func (e *s3Env) wantStored(t *testing.T, key string, data []byte, encoding string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.proxyURL+"/"+e.bucket+"/"+key, nil)
+	req.Header.Set("Accept-Encoding", "identity")
+	resp, err := http.DefaultTransport.RoundTrip(req) // no transparent decompression
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !bytes.Equal(got, data) {
+		t.Errorf("%s: %d, %q, want the %d bytes sent", key, resp.StatusCode, got, len(data))
+	}
+	if ce := resp.Header.Get("Content-Encoding"); ce != encoding {
+		t.Errorf("%s stored with Content-Encoding %q, want %q", key, ce, encoding)
+	}
 }

@@ -35,27 +35,21 @@ type callerPayload struct {
 }
 
 // takeCallerPayload reads and removes the caller's x-amz-content-sha256 and,
-// for an aws-chunked body (Content-Encoding aws-chunked, or a STREAMING-*
-// marker), replaces the body with its decoded bytes and the length with
-// x-amz-decoded-content-length (-1 when absent), so that what is signed and
-// stored is the caller's data, never the envelope.
+// for an aws-chunked body, replaces the body with its decoded bytes and the
+// length with x-amz-decoded-content-length (-1 when absent), so that what is
+// signed and stored is the caller's data, never the envelope.
+//
+// A body is aws-chunked when the caller's hash is a STREAMING-* marker or it
+// declares x-amz-decoded-content-length: Content-Encoding: aws-chunked beside
+// a plain hash is a plain body, as S3 takes it. The aws-chunked token is
+// dropped either way: it describes the transfer, never the object.
 func takeCallerPayload(out *http.Request) (callerPayload, error) {
 	var cp callerPayload
 	h := out.Header
 	claimed := strings.TrimSpace(h.Get("X-Amz-Content-Sha256"))
 	delete(h, "X-Amz-Content-Sha256")
-	chunked := sigv4.IsStreamingMarker(claimed)
-	var encodings []string
-	for _, v := range h.Values("Content-Encoding") {
-		for _, e := range strings.Split(v, ",") {
-			switch e = strings.TrimSpace(e); {
-			case strings.EqualFold(e, "aws-chunked"):
-				chunked = true
-			case e != "":
-				encodings = append(encodings, e)
-			}
-		}
-	}
+	chunked := sigv4.IsStreamingMarker(claimed) || h.Get("X-Amz-Decoded-Content-Length") != ""
+	stripAWSChunked(h)
 	if !chunked {
 		if len(claimed) == 64 {
 			if _, err := hex.DecodeString(claimed); err == nil {
@@ -63,10 +57,6 @@ func takeCallerPayload(out *http.Request) (callerPayload, error) {
 			}
 		}
 		return cp, nil
-	}
-	delete(h, "Content-Encoding")
-	if len(encodings) > 0 {
-		h.Set("Content-Encoding", strings.Join(encodings, ","))
 	}
 	declared := int64(-1)
 	if s := h.Get("X-Amz-Decoded-Content-Length"); s != "" {
@@ -103,6 +93,27 @@ func takeCallerPayload(out *http.Request) (callerPayload, error) {
 		out.Body = http.NoBody
 	}
 	return cp, nil
+}
+
+// stripAWSChunked removes the aws-chunked token from Content-Encoding and
+// keeps the object's own encodings (gzip, ...): the token describes the
+// transfer, never the object.
+func stripAWSChunked(h http.Header) {
+	if _, ok := h["Content-Encoding"]; !ok {
+		return
+	}
+	var encs []string
+	for _, v := range h.Values("Content-Encoding") {
+		for _, e := range strings.Split(v, ",") {
+			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
+				encs = append(encs, e)
+			}
+		}
+	}
+	delete(h, "Content-Encoding")
+	if len(encs) > 0 {
+		h.Set("Content-Encoding", strings.Join(encs, ","))
+	}
 }
 
 // trailerValue is the caller's checksum, known (and checked against the

@@ -271,7 +271,7 @@ type ChunkSigner struct {
 }
 
 // SignStreaming signs r for an aws-chunked body: it sets
-// Content-Encoding: aws-chunked, X-Amz-Decoded-Content-Length, X-Amz-Trailer,
+// X-Amz-Decoded-Content-Length, X-Amz-Trailer,
 // the encoded Content-Length and the STREAMING-* marker, signs the headers
 // (the seed signature) and returns the signer whose Body wraps the payload.
 // The chunks are signed with p's algorithm (ECDSA for SigV4A).
@@ -306,15 +306,11 @@ func (s *Signer) SignStreaming(r *http.Request, c Credentials, p *Params, o Stre
 		h = http.Header{}
 		r.Header = h
 	}
-	enc := "aws-chunked"
-	for _, v := range h.Values("Content-Encoding") {
-		for _, e := range strings.Split(v, ",") {
-			if e = strings.TrimSpace(e); e != "" && !strings.EqualFold(e, "aws-chunked") {
-				enc += "," + e
-			}
-		}
-	}
-	h.Set("Content-Encoding", enc)
+	// Content-Encoding is left as it is: S3 knows the framing from the
+	// STREAMING-* marker and x-amz-decoded-content-length (AWS support's
+	// advice; the .NET SDK and minio-go send no aws-chunked token), and a
+	// server that stores the header as it came would hand the object back
+	// as "aws-chunked". Set it before signing for a server that wants it.
 	h.Set("X-Amz-Decoded-Content-Length", strconv.FormatInt(o.DecodedLength, 10))
 	h.Del("X-Amz-Trailer")
 	if o.Trailer != "" {

@@ -224,6 +224,21 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	p.log.Log(r.Context(), level, "request failed", "route", p.route.Name, "method", r.Method,
 		"path", r.URL.Path, "status", f.status, "code", f.code, "error", f.msg)
+	if f.status == StatusClientClosedRequest {
+		// The caller is gone, or half-closed and taken for gone: the status
+		// is for logs and metrics only, and the connection is dropped
+		// without an answer no HTTP client would know.
+		if sw, ok := w.(*statusWriter); ok {
+			sw.status = f.status
+		}
+		panic(http.ErrAbortHandler)
+	}
+	if f.kind == "body" {
+		// What is left of a refused body is not read: the connection cannot
+		// carry another request, and the server would otherwise wait for
+		// that rest before it answers.
+		w.Header().Set("Connection", "close")
+	}
 	writeFailure(w, f, p.route.s3)
 }
 

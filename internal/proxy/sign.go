@@ -55,6 +55,11 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	}
 	var sp *spool
 	if plan.body == bodySpool {
+		if out.ContentLength > rt.MaxBodyBytes {
+			// Known to be too large: refused before a byte of it is read.
+			closeBody(in)
+			return nil, &BodyTooLargeError{Limit: rt.MaxBodyBytes}
+		}
 		sp, err = newSpool(out.Body, rt.SpoolMemoryBytes, rt.MaxBodyBytes, rt.SpoolDir, rt.spoolBudget)
 		closeBody(in)
 		if err != nil {

@@ -71,3 +71,33 @@ func TestHalfClosedCallerGetsNo499(t *testing.T) {
 	}
 	m.waitStatus(t, StatusClientClosedRequest)
 }
+
+// TestContentLengthWithTransferEncodingCloses: a request with both is a
+// smuggling attempt or a broken client (RFC 9112 6.1): it is answered on its
+// Transfer-Encoding, and the connection is closed after it. net/http drops
+// the Content-Length before the handler sees it, so every chunked HTTP/1.1
+// request closes its connection.
+func TestContentLengthWithTransferEncodingCloses(t *testing.T) {
+	f := newFixture(t, "es", nil)
+	u, _ := url.Parse(f.proxy.URL)
+	c, err := net.Dial("tcp", u.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT /index/_doc/1 HTTP/1.1\r\nHost: %s\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", u.Host)
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !resp.Close {
+		t.Errorf("status %d, Connection %q: want 200 and the connection closed", resp.StatusCode, resp.Header.Get("Connection"))
+	}
+	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+		t.Errorf("the connection stayed open after the answer (read %d, %v)", n, err)
+	}
+}

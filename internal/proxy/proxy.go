@@ -244,6 +244,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // ServeHTTP proxies one request.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	closeIfChunked(w, r)
 	start := time.Now()
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
@@ -265,6 +266,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 	sw.body = watchCallerBody(w, r, p.route.bodyIdle())
 	p.rp.ServeHTTP(sw, r)
+}
+
+// closeIfChunked closes an HTTP/1.x connection after a chunked request. A
+// request with both Content-Length and Transfer-Encoding must not leave its
+// connection open (RFC 9112 6.1: a smuggling attempt, or a client whose
+// framing cannot be trusted), and net/http removes the Content-Length before
+// a handler could see that both were sent; chunked requests are rare enough
+// that closing after each one costs little.
+func closeIfChunked(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 1 && len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
 }
 
 // statusWriter records the status for metrics; Unwrap keeps Flush and the

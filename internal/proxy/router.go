@@ -147,6 +147,7 @@ func NewRouter(t *Table, opts Options) *Router {
 func (rt *Router) Load(t *Table) { rt.table.Store(t) }
 
 func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	closeIfChunked(w, r)
 	t := rt.table.Load()
 	host, _, hostOK := requestHostName(r)
 	e := t.find(host, r.URL.Path, r.Method)

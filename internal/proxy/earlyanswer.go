@@ -63,6 +63,9 @@ func (c *earlyAnswerConn) Write(p []byte) (int, error) {
 	return n, err
 }
 
+// NetConn is the connection underneath, for those that must reach its socket.
+func (c *earlyAnswerConn) NetConn() net.Conn { return c.Conn }
+
 func (c *earlyAnswerConn) Close() error {
 	c.mu.Lock()
 	c.closed = true

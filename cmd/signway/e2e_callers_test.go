@@ -428,8 +428,9 @@ routes:
 		t.Errorf("with Redis down (fail open): %d", code)
 	}
 	if _, body := get(t, http.DefaultClient, u1+"/metrics"); !strings.Contains(body, "signway_rate_limit_store_errors_total 1") ||
-		!strings.Contains(body, `signway_auth_failures_total{reason="rate_limited",route="api"} 1`) {
-		t.Errorf("metrics:\n%s", grepLines(body, "signway_rate_limit|signway_auth"))
+		!strings.Contains(body, `signway_auth_failures_total{reason="rate_limited",route="api"} 1`) ||
+		!strings.Contains(body, `signway_caller_requests_total{caller="batch",code="200",route="api"} 3`) {
+		t.Errorf("metrics:\n%s", grepLines(body, "signway_rate_limit|signway_auth|signway_caller"))
 	}
 }
 

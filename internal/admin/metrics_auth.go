@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,4 +49,36 @@ func (m *Metrics) RateLimitStoreError() {
 		return
 	}
 	m.auth().storeFails.Inc()
+}
+
+// callerMetrics counts requests per caller, registered on first use.
+type callerMetrics struct {
+	once     sync.Once
+	requests *prometheus.CounterVec // route, caller, code
+}
+
+var callerByMetrics sync.Map // *Metrics -> *callerMetrics
+
+// CallerRequest counts a request an authenticated caller made, by route,
+// caller and status code. The caller label is bounded by its source: the
+// ids declared in the config (JWT subjects outside it are passed as
+// "other" by the caller of this method).
+func (m *Metrics) CallerRequest(route, caller string, status int) {
+	if m == nil {
+		return
+	}
+	v, _ := callerByMetrics.LoadOrStore(m, &callerMetrics{})
+	c := v.(*callerMetrics)
+	c.once.Do(func() {
+		c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signway_caller_requests_total",
+			Help: "Requests by authenticated callers, by route, caller id (callers declared in the config or named in an allow list; other JWT callers are \"other\") and response status code.",
+		}, []string{"route", "caller", "code"})
+		m.reg.MustRegister(c.requests)
+	})
+	code := "other"
+	if status >= 100 && status <= 599 {
+		code = strconv.Itoa(status)
+	}
+	c.requests.WithLabelValues(validUTF8(route), validUTF8(caller), code).Inc()
 }

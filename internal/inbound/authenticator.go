@@ -17,6 +17,9 @@ import (
 // Metrics is what authentication reports; *admin.Metrics implements it.
 type Metrics interface {
 	AuthFailure(route, reason string)
+	// CallerRequest counts an admitted request once answered; caller is a
+	// bounded label (see Authenticator.callerLabel).
+	CallerRequest(route, caller string, status int)
 }
 
 // Options build an Authenticator for one route.
@@ -266,8 +269,53 @@ func (a *Authenticator) Handler(next http.Handler, admit func(*http.Request, *Re
 		if admit != nil {
 			r = admit(r, res)
 		}
-		next.ServeHTTP(w, r)
+		if a.o.Metrics == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() { a.o.Metrics.CallerRequest(a.o.Route, a.callerLabel(res.Caller), sw.code()) }()
+		next.ServeHTTP(sw, r)
 	})
+}
+
+// callerLabel keeps the metrics label bounded: a declared caller or one
+// the route's allow list names is itself; any other JWT subject is "other".
+func (a *Authenticator) callerLabel(c *Caller) string {
+	if c.Declared || slices.Contains(a.o.Auth.Allow, c.ID) {
+		return c.ID
+	}
+	return "other"
+}
+
+// statusWriter records the status for the caller metric; Unwrap keeps
+// Flush and the rest of http.ResponseController working through it.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 || w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+func (w *statusWriter) code() int {
+	if w.status == 0 {
+		return http.StatusOK
+	}
+	return w.status
 }
 
 func (a *Authenticator) refuse(w http.ResponseWriter, r *http.Request, e *Error) {

@@ -3,6 +3,7 @@ package inbound
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -305,4 +306,35 @@ func BenchmarkSigV4SignGET(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+type recMetrics struct{ failures, requests []string }
+
+func (m *recMetrics) AuthFailure(route, reason string) {
+	m.failures = append(m.failures, route+" "+reason)
+}
+func (m *recMetrics) CallerRequest(route, caller string, status int) {
+	m.requests = append(m.requests, fmt.Sprintf("%s %s %d", route, caller, status))
+}
+
+// TestHandlerMetrics: refusals by reason, admitted requests by caller with
+// the status the proxy answered; the caller label stays bounded.
+func TestHandlerMetrics(t *testing.T) {
+	m := &recMetrics{}
+	a, err := New(Options{Route: "data", Auth: config.Auth{Methods: []config.AuthMethod{config.AuthAPIKey}, APIKeyHeader: "api-key"},
+		Callers: testCallers(t, nil), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := a.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(404) }), nil)
+	r := httptest.NewRequest("GET", "/x", nil)
+	r.Header.Set("api-key", keyRep)
+	h.ServeHTTP(httptest.NewRecorder(), r)
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/x", nil))
+	if fmt.Sprint(m.requests) != "[data reporting 404]" || fmt.Sprint(m.failures) != "[data missing]" {
+		t.Errorf("requests %v, failures %v", m.requests, m.failures)
+	}
+	if got := a.callerLabel(&Caller{ID: "some-jwt-subject"}); got != "other" {
+		t.Errorf("an undeclared JWT subject labelled %q", got)
+	}
 }

@@ -65,8 +65,14 @@ func Handler(next http.Handler, o Options) http.Handler {
 			r.Body = in
 		}
 		rw := &responseWriter{ResponseWriter: w, id: id}
+		// Set now too: a protocol switch (WebSocket) hijacks the connection
+		// and writes this header map without calling WriteHeader.
+		w.Header().Set(Header, id)
 		next.ServeHTTP(rw, r)
 		info.Status = rw.code()
+		if rw.status == 0 && info.UpstreamStatus == http.StatusSwitchingProtocols {
+			info.Status = http.StatusSwitchingProtocols
+		}
 		if o.Logger == nil {
 			return
 		}

@@ -117,6 +117,22 @@ func TestHandlerCountsNothingWrittenAs200(t *testing.T) {
 	}
 }
 
+func TestHandlerLogsAProtocolSwitch(t *testing.T) {
+	var buf bytes.Buffer
+	var hdr http.Header
+	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// What ReverseProxy does for a 101: no WriteHeader, the header map
+		// written to the hijacked connection.
+		_, end := reqinfo.Begin(r.Context(), reqinfo.Upstream, r.Header)
+		end(http.StatusSwitchingProtocols, nil)
+		hdr = w.Header().Clone()
+	}), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil)), NewID: func() string { return "ws-1" }})
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/socket", nil))
+	if !strings.Contains(buf.String(), "status=101 upstream_status=101") || hdr.Get(Header) != "ws-1" {
+		t.Fatalf("header %v, line %s", hdr, buf.String())
+	}
+}
+
 func TestHandlerKeepsFlushWorking(t *testing.T) {
 	flushed := false
 	h := Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -50,6 +50,17 @@ const MultiRegionSet = "*"
 // Detect derives the signing service and region from an AWS endpoint host
 // name, with or without a port. Fields the host doesn't say come back empty.
 func Detect(host string) Endpoint {
+	e := detect(host)
+	if !serviceName.MatchString(e.Service) {
+		e.Service = "" // a label no AWS service has: "!.us-east-1.amazonaws.com"
+	}
+	return e
+}
+
+// serviceName is what a signing name may look like.
+var serviceName = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]*$`)
+
+func detect(host string) Endpoint {
 	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}

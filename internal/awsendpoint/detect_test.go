@@ -43,6 +43,8 @@ func TestDetectService(t *testing.T) {
 		{"sqs.us-east-1.amazonaws.com:443", "sqs", "us-east-1"},
 		{"S3.US-WEST-2.AMAZONAWS.COM.", "s3", "us-west-2"},
 		{"s3.dualstack.us-east-1.api.aws", "s3", "us-east-1"},
+		{"!.aa-a-0.amazonaws.com", "", "aa-a-0"},
+		{"a_b.us-east-1.amazonaws.com", "", "us-east-1"},
 		{"localhost:9000", "", ""},
 		{"example.com", "", ""},
 		{"127.0.0.1:7070", "", ""},
@@ -88,6 +90,9 @@ func FuzzDetect(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, host string) {
 		got := Detect(host)
+		if got.Service != "" && !serviceName.MatchString(got.Service) {
+			t.Errorf("Detect(%q) = %+v: not a signing name", host, got)
+		}
 		if got.MultiRegion && (got.Service != "s3" || got.Region != "") {
 			t.Errorf("Detect(%q) = %+v: multi-region but not S3 without a region", host, got)
 		}

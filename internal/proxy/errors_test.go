@@ -180,13 +180,8 @@ func TestS3ErrorsAreXML(t *testing.T) {
 }
 
 func TestClientCancellationIs499(t *testing.T) {
-	started := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-r.Context().Done()
-	}))
-	t.Cleanup(slow.Close)
-	s, m := proxyTo(t, slow.URL, "es", TransportOptions{}, nil)
+	slow, started := hangingUpstream(t)
+	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/", nil)
 	go func() { <-started; cancel() }()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -48,13 +49,8 @@ func TestKnownOversizeBodyIsRefusedAtOnce(t *testing.T) {
 // gone; 499 is for logs and metrics, and must not reach the wire, where no
 // HTTP client knows it. The connection is closed without an answer.
 func TestHalfClosedCallerGetsNo499(t *testing.T) {
-	started := make(chan struct{})
-	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(started)
-		<-r.Context().Done()
-	}))
-	t.Cleanup(slow.Close)
-	s, m := proxyTo(t, slow.URL, "es", TransportOptions{}, nil)
+	slow, started := hangingUpstream(t)
+	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil)
 	u, _ := url.Parse(s.URL)
 	c, err := net.Dial("tcp", u.Host)
 	if err != nil {
@@ -100,4 +96,17 @@ func TestContentLengthWithTransferEncodingCloses(t *testing.T) {
 	if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Errorf("the connection stayed open after the answer (read %d, %v)", n, err)
 	}
+}
+
+// hangingUpstream answers nothing until its caller goes away; started is
+// closed when the first request reaches it.
+func hangingUpstream(t *testing.T) (string, <-chan struct{}) {
+	started := make(chan struct{})
+	var once sync.Once
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(started) })
+		<-r.Context().Done()
+	}))
+	t.Cleanup(slow.Close)
+	return slow.URL, started
 }

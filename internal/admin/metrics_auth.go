@@ -7,11 +7,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// authMetrics are caller authentication's counters, registered on first
-// use so that this file stays apart from the core set.
+// authMetrics are caller authentication's series, registered on first use
+// so that this file stays apart from the core set.
 type authMetrics struct {
 	once       sync.Once
 	failures   *prometheus.CounterVec // route, reason
+	requests   *prometheus.CounterVec // route, caller, code
 	storeFails prometheus.Counter
 }
 
@@ -25,11 +26,15 @@ func (m *Metrics) auth() *authMetrics {
 			Name: "signway_auth_failures_total",
 			Help: "Requests refused by caller authentication, by route and reason (missing, bad_key, unknown_key, signature, expired, clock_skew, malformed, bad_token, certificate, not_allowed, rate_limited, limiter_failed).",
 		}, []string{"route", "reason"})
+		a.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "signway_caller_requests_total",
+			Help: "Requests by authenticated callers, by route, caller id (callers declared in the config or named in an allow list; other JWT callers are \"other\") and response status code.",
+		}, []string{"route", "caller", "code"})
 		a.storeFails = prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "signway_rate_limit_store_errors_total",
 			Help: "Calls to the shared rate-limit store (Redis) that failed; each was served or refused as rate_limits.on_store_error says.",
 		})
-		m.reg.MustRegister(a.failures, a.storeFails)
+		m.reg.MustRegister(a.failures, a.requests, a.storeFails)
 	})
 	return a
 }
@@ -43,42 +48,24 @@ func (m *Metrics) AuthFailure(route, reason string) {
 	m.auth().failures.WithLabelValues(validUTF8(route), validUTF8(reason)).Inc()
 }
 
+// CallerRequest counts a request an authenticated caller made, by route,
+// caller and status code. The caller label is bounded by its source: the
+// ids the config names (other JWT subjects are passed as "other").
+func (m *Metrics) CallerRequest(route, caller string, status int) {
+	if m == nil {
+		return
+	}
+	code := "other"
+	if status >= 100 && status <= 599 {
+		code = strconv.Itoa(status)
+	}
+	m.auth().requests.WithLabelValues(validUTF8(route), validUTF8(caller), code).Inc()
+}
+
 // RateLimitStoreError counts a failed call to the shared rate-limit store.
 func (m *Metrics) RateLimitStoreError() {
 	if m == nil {
 		return
 	}
 	m.auth().storeFails.Inc()
-}
-
-// callerMetrics counts requests per caller, registered on first use.
-type callerMetrics struct {
-	once     sync.Once
-	requests *prometheus.CounterVec // route, caller, code
-}
-
-var callerByMetrics sync.Map // *Metrics -> *callerMetrics
-
-// CallerRequest counts a request an authenticated caller made, by route,
-// caller and status code. The caller label is bounded by its source: the
-// ids declared in the config (JWT subjects outside it are passed as
-// "other" by the caller of this method).
-func (m *Metrics) CallerRequest(route, caller string, status int) {
-	if m == nil {
-		return
-	}
-	v, _ := callerByMetrics.LoadOrStore(m, &callerMetrics{})
-	c := v.(*callerMetrics)
-	c.once.Do(func() {
-		c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "signway_caller_requests_total",
-			Help: "Requests by authenticated callers, by route, caller id (callers declared in the config or named in an allow list; other JWT callers are \"other\") and response status code.",
-		}, []string{"route", "caller", "code"})
-		m.reg.MustRegister(c.requests)
-	})
-	code := "other"
-	if status >= 100 && status <= 599 {
-		code = strconv.Itoa(status)
-	}
-	c.requests.WithLabelValues(validUTF8(route), validUTF8(caller), code).Inc()
 }

@@ -270,14 +270,20 @@ func TestAuthenticateJWT(t *testing.T) {
 	}
 }
 
-// BenchmarkJWT: a token's first use costs its signature check; later
-// uses of the same token are served from the verified-token cache.
-func BenchmarkJWT(b *testing.B) {
+// benchJWT is an issuer and a verifier of its tokens, for the benchmarks.
+func benchJWT(b *testing.B) (*issuer, config.JWTAuth, *JWTVerifier) {
 	is := newIssuer(b)
 	f := filepath.Join(b.TempDir(), "jwks.json")
 	os.WriteFile(f, is.jwks(b, "r1", "e1"), 0o600)
 	j := config.JWTAuth{Issuer: "https://issuer.example", Audiences: []string{"signway"}, JWKSFile: f}
 	v, _ := NewJWTVerifier(j, NewKeySets(nil, nil, nil).Get(j), func() time.Time { return t0 })
+	return is, j, v
+}
+
+// BenchmarkJWT: a token's first use costs its signature check; later
+// uses of the same token are served from the verified-token cache.
+func BenchmarkJWT(b *testing.B) {
+	is, _, v := benchJWT(b)
 	for _, c := range []struct {
 		name string
 		tok  string
@@ -303,11 +309,7 @@ func BenchmarkJWT(b *testing.B) {
 // BenchmarkAuthenticateJWT is the whole check a request with a (cached)
 // bearer token goes through.
 func BenchmarkAuthenticateJWT(b *testing.B) {
-	is := newIssuer(b)
-	f := filepath.Join(b.TempDir(), "jwks.json")
-	os.WriteFile(f, is.jwks(b, "r1", "e1"), 0o600)
-	j := config.JWTAuth{Issuer: "https://issuer.example", Audiences: []string{"signway"}, JWKSFile: f}
-	v, _ := NewJWTVerifier(j, NewKeySets(nil, nil, nil).Get(j), func() time.Time { return t0 })
+	is, j, v := benchJWT(b)
 	a, err := New(Options{Route: "r", Auth: config.Auth{Methods: []config.AuthMethod{config.AuthJWT}, JWT: j}, Callers: testCallers(b, nil), JWT: v, Now: func() time.Time { return t0 }})
 	if err != nil {
 		b.Fatal(err)

@@ -18,7 +18,7 @@ import (
 )
 
 func TestBodyIdleTimeoutFlag(t *testing.T) {
-	_, err := parseFlags([]string{"--forward-to", "https://h.example", "--body-idle-timeout", "-1"}, io.Discard)
+	_, err := flagsConfig([]string{"--forward-to", "https://h.example", "-s", "es", "-r", "us-east-1", "--body-idle-timeout", "-1"})
 	var u *usageError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "--body-idle-timeout must be 0 (none)") {
 		t.Fatalf("a negative --body-idle-timeout: %v", err)
@@ -31,11 +31,7 @@ func TestBodyIdleTimeoutFlag(t *testing.T) {
 		{[]string{"--body-idle-timeout", "5"}, "5s"},
 		{[]string{"--body-idle-timeout", "0"}, "none"},
 	} {
-		o, err := parseFlags(append([]string{"--forward-to", "https://h.example", "-s", "es", "-r", "us-east-1"}, tt.args...), io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg, err := o.asConfig()
+		cfg, err := flagsConfig(append([]string{"--forward-to", "https://h.example", "-s", "es", "-r", "us-east-1"}, tt.args...))
 		if err != nil {
 			t.Fatal(err)
 		}

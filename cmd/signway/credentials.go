@@ -1,10 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,25 +10,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
+	"github.com/signway/signway/internal/gateway"
 )
-
-// credSpec is what a route, or the command line, says about its credentials,
-// in the credentials package's terms.
-type credSpec struct {
-	source credentials.SourceSpec
-	// chain is assumed in order, each role with the credentials of the one
-	// before it (role chaining); empty signs with source's credentials.
-	chain []credentials.AssumeRoleOptions
-	// caller, when set, replaces source and chain: each caller's own token
-	// is exchanged for the role.
-	caller *credentials.CallerWebIdentityOptions
-	// metrics receives the caches' refreshes and STS latency; nil records
-	// nothing. Not part of what makes two specs the same.
-	metrics *admin.Metrics
-}
 
 // checkTimeout bounds `credentials check`: the default chain can spend
 // seconds probing IMDS on a machine that is not on EC2.
@@ -50,37 +32,32 @@ Flags:
 
 // runCredentials is `signway credentials ...`; args follow "credentials".
 func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprint(stdout, strings.SplitN(credentialsUsage, "\nFlags:", 2)[0]+"\n(signway credentials check --help lists the flags)\n")
+		return nil
+	}
 	if len(args) == 0 || args[0] != "check" {
-		fmt.Fprint(stderr, credentialsUsage)
-		return &usageError{errors.New(`"signway credentials" needs a subcommand: check`)}
+		return &usageError{errors.New(`"signway credentials" needs a subcommand: check (signway credentials check --help lists its flags)`)}
 	}
 	fs := flag.NewFlagSet("signway credentials check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var (
 		source, profile, assumeRole, region, stsEndpoint, route, cfgFile, tokenFile string
 	)
-	fs.StringVar(&source, "source", "", "credential source: "+strings.Join(credentials.SourceNames(), ", ")+" (default: default)")
-	fs.StringVar(&profile, "profile", "", "shared config profile (default: AWS_PROFILE, else default)")
-	fs.StringVar(&assumeRole, "assume-role", "", "ARN of a role to assume with the source's credentials")
-	fs.StringVar(&region, "region", "", "region for STS and SSO (default: AWS_REGION or the profile's)")
-	fs.StringVar(&stsEndpoint, "sts-endpoint", "", "STS endpoint URL for --assume-role (default: AWS_ENDPOINT_URL_STS, else regional STS)")
-	fs.StringVar(&cfgFile, "config", "", "config file whose route credentials to check")
-	fs.StringVar(&route, "route", "", "route of --config to check (default: the only route)")
-	fs.StringVar(&tokenFile, "token-file", "", "for per-caller web identity: a file holding one caller's JWT to exchange")
-	fs.Usage = func() {
-		fmt.Fprint(stderr, credentialsUsage)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{err}
+	fs.StringVar(&source, "source", "", "credential `source`: "+strings.Join(credentials.SourceNames(), ", ")+" (default: default)")
+	fs.StringVar(&profile, "profile", "", "shared config `profile` (default: AWS_PROFILE, else default)")
+	fs.StringVar(&assumeRole, "assume-role", "", "`ARN` of a role to assume with the source's credentials")
+	fs.StringVar(&region, "region", "", "`region` for STS and SSO (default: AWS_REGION or the profile's)")
+	fs.StringVar(&stsEndpoint, "sts-endpoint", "", "STS endpoint `URL` for --assume-role (default: AWS_ENDPOINT_URL_STS, else regional STS)")
+	fs.StringVar(&cfgFile, "config", "", "config `file` whose route credentials to check")
+	fs.StringVar(&route, "route", "", "`route` of --config to check (default: the only route)")
+	fs.StringVar(&tokenFile, "token-file", "", "for per-caller web identity: a `file` holding one caller's JWT to exchange")
+	if help, err := parse(fs, args[1:], stdout, credentialsUsage); help || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
-	var spec credSpec
+	var spec gateway.CredSpec
 	switch {
 	case cfgFile != "":
 		if source != "" || profile != "" || assumeRole != "" || region != "" || stsEndpoint != "" {
@@ -93,9 +70,9 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	case route != "":
 		return &usageError{errors.New("--route needs --config")}
 	default:
-		spec = credSpec{source: credentials.SourceSpec{Source: config.CredentialSource(source), Profile: profile, Region: region}}
+		spec = gateway.CredSpec{Source: credentials.SourceSpec{Source: config.CredentialSource(source), Profile: profile, Region: region}}
 		if assumeRole != "" {
-			spec.chain = []credentials.AssumeRoleOptions{{RoleARN: assumeRole, Region: region, Endpoint: stsEndpoint}}
+			spec.Chain = []credentials.AssumeRoleOptions{{RoleARN: assumeRole, Region: region, Endpoint: stsEndpoint}}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
@@ -103,66 +80,39 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	return checkCredentials(ctx, spec, tokenFile, stdout)
 }
 
-// checkCredentials obtains credentials as spec describes, one hop at a time
-// so that a failure names the hop, and prints what it got.
-func checkCredentials(ctx context.Context, spec credSpec, tokenFile string, stdout io.Writer) error {
-	if spec.caller != nil {
-		return checkCallerWebIdentity(ctx, *spec.caller, tokenFile, stdout)
+// checkCredentials obtains credentials as spec describes and prints what
+// it got, or says where to look.
+func checkCredentials(ctx context.Context, spec gateway.CredSpec, tokenFile string, stdout io.Writer) error {
+	var token string
+	if spec.Caller != nil && tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		token = strings.TrimSpace(string(b))
 	}
-	var lines [][2]string
-	var got credentials.Credentials
-	_, _, err := credentialChain(ctx, spec, nil, func(c *credentials.Cache, role string) error {
-		var err error
-		if got, err = c.Retrieve(ctx); err != nil {
-			if role == "" {
-				return fmt.Errorf("no AWS credentials: %w%s", err, hint(spec.source.Source))
-			}
-			return fmt.Errorf("no AWS credentials: %w", err)
-		}
-		if role == "" {
-			lines = append(lines, [2]string{"source", fmt.Sprintf("%s (%s)", c, got.Source)})
-		} else {
-			lines = append(lines, [2]string{"assumed role", role})
-		}
-		return nil
-	})
-	if err != nil {
+	lines, got, sourceFailed, err := gateway.Check(ctx, spec, token)
+	switch {
+	case errors.Is(err, gateway.ErrNeedCallerToken):
+		return fmt.Errorf("%w; pass --token-file FILE holding a caller's JWT to try the exchange", err)
+	case err != nil && sourceFailed:
+		return fmt.Errorf("%w%s%s", err, missingSecret(spec.Source.Source), hint(spec.Source.Source))
+	case err != nil:
 		return err
 	}
 	printCredentials(stdout, lines, got)
 	return nil
 }
 
-func checkCallerWebIdentity(ctx context.Context, opts credentials.CallerWebIdentityOptions, tokenFile string, stdout io.Writer) error {
-	w, err := credentials.NewCallerWebIdentity(opts)
-	if err != nil {
-		return err
-	}
-	if tokenFile == "" {
-		return fmt.Errorf("%s: credentials come from each caller's token; pass --token-file FILE holding a caller's JWT to try the exchange", w)
-	}
-	b, err := os.ReadFile(tokenFile)
-	if err != nil {
-		return fmt.Errorf("--token-file: %w", err)
-	}
-	tok := strings.TrimSpace(string(b))
-	got, err := w.Retrieve(ctx, tok)
-	if err != nil {
-		return fmt.Errorf("no AWS credentials: %w", err)
-	}
-	sum := sha256.Sum256([]byte(tok))
-	printCredentials(stdout, [][2]string{
-		{"source", fmt.Sprintf("%s (%s)", w, got.Source)},
-		{"caller token", "sha256 " + hex.EncodeToString(sum[:6]) + "…"},
-	}, got)
-	return nil
-}
-
 // printCredentials never prints the secret or the session token.
 func printCredentials(w io.Writer, lines [][2]string, c credentials.Credentials) {
 	exp := "never (long-term keys)"
-	if c.CanExpire {
+	switch {
+	case c.CanExpire:
 		exp = fmt.Sprintf("%s (in %s)", c.Expires.UTC().Format(time.RFC3339), time.Until(c.Expires).Round(time.Second))
+	case c.SessionToken != "":
+		// A session token means temporary keys, whatever the source says.
+		exp = "unknown (temporary keys with a session token, but the source gives no expiry)"
 	}
 	lines = append(lines, [2]string{"access key ID", c.AccessKeyID}, [2]string{"expires", exp})
 	for _, l := range lines {
@@ -170,8 +120,8 @@ func printCredentials(w io.Writer, lines [][2]string, c credentials.Credentials)
 	}
 }
 
-// hint says where to look when the default chain found nothing, which is
-// the common first-run failure.
+// hint says where to look when the environment or the default chain gave
+// nothing, the common first-run failures.
 func hint(source config.CredentialSource) string {
 	if source != "" && source != config.SourceDefault {
 		return ""
@@ -179,62 +129,28 @@ func hint(source config.CredentialSource) string {
 	return "\n(the default chain tried environment variables, the shared config and credentials files, SSO, credential_process, a web identity token file, container credentials and IMDS; see docs/credentials.md)"
 }
 
+// missingSecret names the missing half of environment keys: the SDK only
+// says the pair is incomplete.
+func missingSecret(source config.CredentialSource) string {
+	if source != "" && source != config.SourceDefault && source != config.SourceEnv {
+		return ""
+	}
+	if os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
+		return "\nAWS_ACCESS_KEY_ID is set but the secret key is missing: set AWS_SECRET_ACCESS_KEY too"
+	}
+	return ""
+}
+
 // configCredSpec is the credentials of a route of the config file at path:
 // the named route, else the only one.
-func configCredSpec(path, route string) (credSpec, error) {
+func configCredSpec(path, route string) (gateway.CredSpec, error) {
 	cfg, err := config.Load(path, nil)
 	if err != nil {
-		return credSpec{}, err
+		return gateway.CredSpec{}, err
 	}
 	r, err := pickRoute(cfg, path, route)
 	if err != nil {
-		return credSpec{}, err
+		return gateway.CredSpec{}, err
 	}
-	return routeCredSpec(r.Credentials, r.Region)
-}
-
-// routeCredSpec translates a route's credentials block, whose defaults
-// config.Load has filled in; region is the route's signing region, the
-// default STS region.
-func routeCredSpec(c config.Credentials, region string) (credSpec, error) {
-	if c.Source == config.SourceCallerWebIdentity {
-		w := c.WebIdentity
-		if w == nil {
-			return credSpec{}, errors.New("source caller_web_identity needs a web_identity block")
-		}
-		return credSpec{caller: &credentials.CallerWebIdentityOptions{
-			RoleARN: w.RoleARN, AccountID: w.AccountID, RoleName: w.RoleName,
-			SessionName: w.SessionName, Duration: w.Duration.D(), CacheSize: w.CacheSize,
-			STSRegion: cmp.Or(w.STSRegion, region), STSEndpoint: w.STSEndpoint,
-		}}, nil
-	}
-	spec := credSpec{source: credentials.SourceSpec{Source: c.Source, Profile: c.Profile, Region: region}}
-	if c.Source == config.SourceStatic {
-		var errs []error
-		val := func(s config.Secret, field string) string {
-			v, err := s.Value()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("credentials.%s: %w", field, err))
-			}
-			return v
-		}
-		spec.source.Static = credentials.StaticKeys{
-			AccessKeyID:     val(c.AccessKeyID, "access_key_id"),
-			SecretAccessKey: val(c.SecretAccessKey, "secret_access_key"),
-			SessionToken:    val(c.SessionToken, "session_token"),
-		}
-		if err := errors.Join(errs...); err != nil {
-			return credSpec{}, err
-		}
-	}
-	if ar := c.AssumeRole; ar != nil {
-		for _, r := range append([]config.AssumeRole{*ar}, ar.Chain...) {
-			spec.chain = append(spec.chain, credentials.AssumeRoleOptions{
-				RoleARN: r.RoleARN, SessionName: r.SessionName, ExternalID: r.ExternalID,
-				SourceIdentity: r.SourceIdentity, Duration: r.Duration.D(), Tags: r.Tags,
-				Region: cmp.Or(r.STSRegion, region), Endpoint: r.STSEndpoint,
-			})
-		}
-	}
-	return spec, nil
+	return gateway.RouteCredSpec(r.Credentials, r.Region)
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/signway/signway/internal/credentials"
+	"github.com/signway/signway/internal/gateway"
 	"github.com/signway/signway/internal/testenv"
 )
 
@@ -55,7 +56,7 @@ func TestCredentialsCheck(t *testing.T) {
 		if err != nil {
 			t.Fatalf("err = %v\n%s", err, out)
 		}
-		for _, want := range []string{"source:", "default credential chain (EnvConfigCredentials)", "access key ID: " + checkKeyID, "expires:       never"} {
+		for _, want := range []string{"source:", "default credential chain (EnvConfigCredentials)", "access key ID: " + checkKeyID, "expires:       unknown (temporary keys"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
@@ -112,7 +113,7 @@ func TestCredentialsCheck(t *testing.T) {
 		if err := os.WriteFile(file, []byte(tok+"\n"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		spec := credSpec{caller: &credentials.CallerWebIdentityOptions{RoleARN: "arn:aws:iam::123456789012:role/caller", STSEndpoint: moto.Endpoint}}
+		spec := gateway.CredSpec{Caller: &credentials.CallerWebIdentityOptions{RoleARN: "arn:aws:iam::123456789012:role/caller", STSEndpoint: moto.Endpoint}}
 		var out bytes.Buffer
 		if err := checkCredentials(context.Background(), spec, file, &out); err != nil {
 			t.Fatalf("err = %v", err)
@@ -137,6 +138,9 @@ func TestCredentialsCheckFailures(t *testing.T) {
 		{name: "nothing anywhere", wantInErr: []string{"no AWS credentials", "default credential chain", "docs/credentials.md"}},
 		{name: "explicit source without its settings", args: []string{"--source", "env"},
 			wantInErr: []string{"source env", "AWS_ACCESS_KEY_ID"}},
+		{name: "only the key ID in the environment", args: []string{"--source", "env"}, setup: func(t *testing.T) {
+			t.Setenv("AWS_ACCESS_KEY_ID", checkKeyID)
+		}, wantInErr: []string{"the secret key is missing: set AWS_SECRET_ACCESS_KEY"}},
 		{name: "unknown source", args: []string{"--source", "vault"}, wantInErr: []string{"unknown source"}},
 		{name: "role ARN malformed", args: []string{"--assume-role", "role/x"}, setup: func(t *testing.T) {
 			t.Setenv("AWS_ACCESS_KEY_ID", checkKeyID)
@@ -173,11 +177,29 @@ func TestCredentialsCheckFailures(t *testing.T) {
 
 	var out, errOut bytes.Buffer
 	var u *usageError
-	if err := runCredentials(context.Background(), nil, &out, &errOut); !errors.As(err, &u) || !strings.Contains(errOut.String(), "credentials check") {
-		t.Errorf("no subcommand: err = %v, usage %q", err, errOut.String())
+	if err := runCredentials(context.Background(), nil, &out, &errOut); !errors.As(err, &u) || !strings.Contains(err.Error(), "credentials check") || errOut.Len() != 0 {
+		t.Errorf("no subcommand: err = %v, printed %q", err, errOut.String())
 	}
-	if err := runCredentials(context.Background(), []string{"check", "-h"}, &out, &errOut); err != nil || !strings.Contains(errOut.String(), "-assume-role") {
-		t.Errorf("-h: err = %v, usage %q", err, errOut.String())
+	if err := runCredentials(context.Background(), []string{"check", "-h"}, &out, &errOut); err != nil || !strings.Contains(out.String(), "--assume-role ARN") {
+		t.Errorf("-h: err = %v, usage %q", err, out.String())
+	}
+}
+
+func TestPrintCredentialsExpiry(t *testing.T) {
+	in := time.Now().Add(time.Hour)
+	for _, tt := range []struct {
+		c    credentials.Credentials
+		want string
+	}{
+		{credentials.Credentials{AccessKeyID: "AKIDLONG", SecretAccessKey: "s"}, "never (long-term keys)"},
+		{credentials.Credentials{AccessKeyID: "ASIATEMP", SecretAccessKey: "s", SessionToken: "t"}, "unknown (temporary keys"},
+		{credentials.Credentials{AccessKeyID: "ASIATEMP", SecretAccessKey: "s", SessionToken: "t", CanExpire: true, Expires: in}, in.UTC().Format(time.RFC3339)},
+	} {
+		var out bytes.Buffer
+		printCredentials(&out, nil, tt.c)
+		if !strings.Contains(out.String(), "expires:       "+tt.want) || strings.Contains(out.String(), "s\n") {
+			t.Errorf("%s: printed\n%s\nwant expires %q", tt.c.AccessKeyID, out.String(), tt.want)
+		}
 	}
 }
 

@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/signway/signway/internal/inbound"
-	"github.com/signway/signway/internal/reqinfo"
 	"github.com/signway/signway/internal/sigv4"
 	"github.com/signway/signway/internal/testenv"
 )
@@ -360,18 +358,6 @@ routes:
 	}
 	if code := call("key-of-a-0123456789"); code != 200 {
 		t.Errorf("the kept key after the reload: %d", code)
-	}
-}
-
-// TestAdmittedRecordsCaller: the caller goes into the request's record for
-// the access log and traces.
-func TestAdmittedRecordsCaller(t *testing.T) {
-	info := &reqinfo.Info{}
-	r := httptest.NewRequest("GET", "/", nil)
-	r = r.WithContext(reqinfo.With(r.Context(), info))
-	admitted(r, &inbound.Result{Caller: &inbound.Caller{ID: "agent-7"}})
-	if info.Caller != "agent-7" {
-		t.Errorf("recorded caller %q", info.Caller)
 	}
 }
 

@@ -24,6 +24,7 @@ import (
 type s3Env struct {
 	s3       *testenv.S3
 	proxyURL string
+	utilURL  string
 	bucket   string
 }
 
@@ -31,9 +32,9 @@ func newS3Env(t *testing.T, extra ...string) *s3Env {
 	t.Helper()
 	s3 := testenv.Versitygw(t)
 	s3.CreateBucket(t, "e2e")
-	proxyURL, _, _, _, _ := startRunAs(t, s3.AccessKeyID, s3.SecretAccessKey,
+	proxyURL, utilURL, _, _, _ := startRunAs(t, s3.AccessKeyID, s3.SecretAccessKey,
 		append([]string{"--forward-to", s3.Endpoint, "--service", "s3", "--region", s3.Region}, extra...)...)
-	return &s3Env{s3: s3, proxyURL: proxyURL, bucket: "e2e"}
+	return &s3Env{s3: s3, proxyURL: proxyURL, utilURL: utilURL, bucket: "e2e"}
 }
 
 // call sends an unsigned request to signway: the caller holds no credentials.

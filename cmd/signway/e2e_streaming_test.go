@@ -184,10 +184,13 @@ func TestE2EAbortedUploadsLeaveNothing(t *testing.T) {
 					if len(resp) != 0 && !bytes.HasPrefix(resp, []byte("HTTP/1.1 400")) {
 						t.Errorf("truncated body: %.200q, want a 400 or no answer", resp)
 					}
-				} else {
-					time.Sleep(200 * time.Millisecond)
 				}
 				c.Close()
+				if !tt.halfClose {
+					// Wait until signway has given up on the upload, not
+					// for a while: only then is "nothing stored" an answer.
+					e.waitIdle(t)
+				}
 				if status, _ := e.s3.Do(t, http.MethodGet, "/e2e/"+tt.name+".bin", nil); status != 404 {
 					t.Errorf("%s: an object was stored (%d)", tt.name, status)
 				}
@@ -200,6 +203,21 @@ func TestE2EAbortedUploadsLeaveNothing(t *testing.T) {
 				t.Fatalf("%d files left in the spool directory", len(entries))
 			}
 		})
+	}
+}
+
+// waitIdle waits until signway has no request in flight.
+func (e *s3Env) waitIdle(t *testing.T) {
+	t.Helper()
+	// No keep-alive: an idle connection would count as goroutines left.
+	c := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, m := get(t, c, e.utilURL+"/metrics"); strings.Contains(m, "\nsignway_requests_in_flight 0\n") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a request is still in flight after 20s")
+		}
 	}
 }
 
@@ -233,7 +251,7 @@ func TestE2EAWSCLIUploadsOverTLS(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			aws := v.find(t)
 			dir := t.TempDir()
-			cert, key := writeCert(t, dir, 1)
+			cert, key := testenv.WriteCert(t, dir, 1)
 			e := newS3Env(t, "--cert", cert, "--key", key)
 			cli := func(args ...string) {
 				t.Helper()
@@ -275,16 +293,16 @@ func mustRead(r io.Reader) []byte {
 }
 
 func TestSigningAlgorithmFlags(t *testing.T) {
-	o, err := parseFlags([]string{"-f", "https://x.mrap.accesspoint.s3-global.amazonaws.com", "--signing-algorithm", "sigv4a",
-		"--region-set", "us-east-*, eu-west-1", "--payload", "streaming"}, io.Discard)
+	cfg, err := flagsConfig([]string{"-f", "https://x.mrap.accesspoint.s3-global.amazonaws.com", "--signing-algorithm", "sigv4a",
+		"--region-set", "us-east-*, eu-west-1", "--payload", "streaming"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.signingAlgorithm != "sigv4a" || strings.Join(o.regions, "|") != "us-east-*|eu-west-1" || o.mode != "streaming" {
-		t.Fatalf("parsed %+v", o)
+	if s := cfg.Routes[0].Settings; s.Signing.Algorithm != "sigv4a" || strings.Join(s.Signing.RegionSet, "|") != "us-east-*|eu-west-1" || s.Payload != "streaming" {
+		t.Fatalf("settings %+v", s)
 	}
 	for _, args := range [][]string{{"--signing-algorithm", "v5"}, {"--region-set", "*"}, {"--signing-algorithm", "sigv4a", "--region-set", "a,,b"}} {
-		if _, err := parseFlags(append([]string{"-f", "https://h.example"}, args...), io.Discard); err == nil {
+		if _, err := flagsConfig(append([]string{"-f", "https://h.example", "-s", "es", "-r", "us-east-1"}, args...)); err == nil {
 			t.Errorf("%q accepted", args)
 		}
 	}

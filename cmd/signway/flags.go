@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
+	"maps"
 	"net/url"
 	"slices"
 	"strconv"
@@ -18,6 +18,8 @@ import (
 
 // options are the command line, with the names and meanings of
 // alex-karpenko/aws-sigv4-proxy's flags so signway can replace it as is.
+// Durations and sizes take the config file's units (5s, 10MiB); plain
+// numbers are seconds and bytes, as that proxy takes them.
 type options struct {
 	configFile        string
 	forwardTo         string
@@ -26,10 +28,10 @@ type options struct {
 	assumeRole        string
 	listenOn          string
 	utilityPort       string
-	connectTimeout    int
-	requestTimeout    int
-	bodyIdleTimeout   int
-	signatureLifetime int
+	connectTimeout    string
+	requestTimeout    string
+	bodyIdleTimeout   string
+	signatureLifetime string
 	caFile            string
 	noVerifySSL       bool
 	certFile          string
@@ -38,53 +40,57 @@ type options struct {
 	signingAlgorithm  string
 	regionSet         string
 	signQuery         bool
-	maxBody           int64
-	shutdownTimeout   int
+	maxBody           string
+	shutdownTimeout   string
 	logLevel          string
 	logFormat         string
 	pprof             bool
 	debugSigning      bool
 	accessLog         string
 
-	routeFlagsSet []string
+	set map[string]bool // the flags given, by long name
 
-	target *url.URL
-	mode   config.PayloadMode
-	// regions is --region-set split; nil means the signing region.
-	regions []string
-	level   slog.Level
+	target   *url.URL
+	shutdown time.Duration
+	level    slog.Level
 }
 
-func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
+const serveUsage = `Usage:
+  signway --forward-to URL [flags]   sign and forward to one upstream
+  signway --config FILE [flags]      many routes, callers, hosts (docs/config.md)
+  signway COMMAND [flags]            see the commands below
+
+`
+
+func newFlagSet(o *options) *flag.FlagSet {
 	fs := flag.NewFlagSet("signway", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	str := func(p *string, long, short, def, usage string) {
 		fs.StringVar(p, long, def, usage)
 		if short != "" {
 			fs.StringVar(p, short, def, "short for --"+long)
 		}
 	}
-	fs.StringVar(&o.configFile, "config", "", "YAML config `file` with many routes (see docs/config.md); reloaded on SIGHUP and when it changes")
+	str(&o.configFile, "config", "", "", "YAML config `file` with many routes (see docs/config.md); reloaded on SIGHUP and when it or a secret file it names changes")
 	str(&o.forwardTo, "forward-to", "f", "", "`URL` of the AWS service to forward signed requests to (required without --config)")
 	str(&o.service, "service", "s", "", "AWS signing `service` name (default: detected from --forward-to)")
 	str(&o.region, "region", "r", "", "signing `region` (default: detected from --forward-to, else AWS_REGION)")
 	str(&o.assumeRole, "assume-role", "a", "", "`ARN` of an IAM role to assume for signing")
-	str(&o.listenOn, "listen-on", "l", "0.0.0.0:8080", "`address` (or port) to accept requests on")
-	str(&o.utilityPort, "utility-port", "u", "9090", "`port` (or address) for /healthz, /readyz and /metrics")
-	fs.IntVar(&o.connectTimeout, "connect-timeout", int(config.DefaultConnectTimeout.D()/time.Second), "`seconds` to connect to the upstream, TLS included")
-	fs.IntVar(&o.requestTimeout, "request-timeout", 30, "`seconds` from the upstream receiving a request to its response headers; 0 for none")
-	fs.IntVar(&o.bodyIdleTimeout, "body-idle-timeout", 60, "`seconds` a request body may go without progress (caller: 408, upstream: 504); 0 for none")
-	fs.IntVar(&o.signatureLifetime, "signature-lifetime", 0, "`seconds` a query signature stays valid with --sign-query (1 to 604800; default 900)")
+	str(&o.listenOn, "listen-on", "l", config.DefaultListenAddress, "`address` (or port) to accept requests on; overrides the config file's")
+	str(&o.utilityPort, "utility-port", "u", "9090", "`port` (or address) for /healthz, /readyz and /metrics; overrides the config file's")
+	fs.StringVar(&o.connectTimeout, "connect-timeout", config.DefaultConnectTimeout.String(), "`duration` to connect to the upstream, TLS included (5s; a number is seconds)")
+	fs.StringVar(&o.requestTimeout, "request-timeout", config.DefaultResponseTimeout.String(), "`duration` from the upstream receiving a request to its response headers; 0 or none for no limit")
+	fs.StringVar(&o.bodyIdleTimeout, "body-idle-timeout", config.DefaultBodyIdleTimeout.String(), "`duration` a request body may go without progress (caller: 408, upstream: 504); 0 or none for no limit")
+	fs.StringVar(&o.signatureLifetime, "signature-lifetime", config.DefaultLifetime.String(), "`duration` a query signature stays valid with --sign-query, 1s to 7d")
 	fs.StringVar(&o.caFile, "ca", "", "PEM `file` of extra root CAs for upstream TLS")
 	fs.BoolVar(&o.noVerifySSL, "no-verify-ssl", false, "DANGEROUS: do not verify the upstream's TLS certificate")
 	str(&o.certFile, "cert", "c", "", "PEM certificate (chain) `file` to serve TLS with; reloaded when the file changes")
 	str(&o.keyFile, "key", "k", "", "PEM private key `file` for --cert")
-	fs.StringVar(&o.payload, "payload", "auto", "how bodies are signed (`mode`): auto, unsigned, signed or streaming")
+	fs.StringVar(&o.payload, "payload", string(config.DefaultPayload), "how bodies are signed (`mode`): auto, unsigned, signed or streaming")
 	fs.StringVar(&o.signingAlgorithm, "signing-algorithm", "", "`algorithm`: sigv4, or sigv4a for SigV4A services (default: sigv4a over * for an S3 Multi-Region Access Point host, else sigv4)")
 	fs.StringVar(&o.regionSet, "region-set", "", "with --signing-algorithm sigv4a: comma-separated `regions` the signature is valid in, patterns such as us-east-* or * allowed (default: the region)")
 	fs.BoolVar(&o.signQuery, "sign-query", false, "sign in the query string (presigned URL) instead of the Authorization header")
-	fs.Int64Var(&o.maxBody, "max-body-size", int64(config.DefaultMaxBodySize), "largest body, in `bytes`, that is hashed before signing (413 above)")
-	fs.IntVar(&o.shutdownTimeout, "shutdown-timeout", 30, "`seconds` to let in-flight requests finish on SIGTERM")
+	fs.StringVar(&o.maxBody, "max-body-size", config.DefaultMaxBodySize.String(), "largest body that is hashed before signing, 413 above (`size`: 10MiB, 1GB; a number is bytes)")
+	fs.StringVar(&o.shutdownTimeout, "shutdown-timeout", "30s", "`duration` to let in-flight requests finish on SIGTERM")
 	fs.StringVar(&o.logLevel, "log-level", "info", "`level`: debug, info, warn or error")
 	fs.StringVar(&o.logFormat, "log-format", "text", "`format`: text or json")
 	fs.BoolVar(&o.pprof, "pprof", false, "serve /debug/pprof/ on the utility port")
@@ -93,141 +99,215 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	return fs
 }
 
-// parseFlags returns nil options (and no error) when help was asked for.
-func parseFlags(args []string, stderr io.Writer) (*options, error) {
-	o := &options{}
-	fs := newFlagSet(o, stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  signway --forward-to URL [flags]\n  signway --config FILE\n  signway validate --config FILE\n  signway credentials check [--config FILE --route NAME]\n  signway sign [--config FILE --route NAME | --service S --region R] [-X M] [-H H]... [-d DATA] [--curl | --send] URL\n  signway demo\n  signway version\n\nFlags:\n")
-		printFlags(fs, stderr)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil, nil
-		}
-		return nil, &usageError{err}
+// parseFlags returns nil options (and no error) when help was asked for;
+// the help goes to stdout.
+func parseFlags(args []string, stdout io.Writer) (*options, error) {
+	o := &options{set: map[string]bool{}}
+	fs := newFlagSet(o)
+	if help, err := parse(fs, args, stdout, serveUsage+commandList()+"\nFlags:\n"); help || err != nil {
+		return nil, err
 	}
 	if fs.NArg() > 0 {
-		return nil, &usageError{fmt.Errorf("unexpected argument %q (commands are demo and version)", fs.Arg(0))}
+		return nil, unknownCommand(fs.Arg(0))
 	}
-	// Which route flags were given: with --config they are an error.
-	fs.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "config", "log-level", "log-format", "shutdown-timeout", "pprof", "access-log":
-		default:
-			o.routeFlagsSet = append(o.routeFlagsSet, f.Name)
+	fs.Visit(func(f *flag.Flag) { o.set[longName(fs, f)] = true })
+	var errs []error
+	if o.configFile != "" {
+		// The file says how to sign; the route flags would be a second,
+		// conflicting answer. Addresses and logging are the process's.
+		for _, f := range slices.Sorted(maps.Keys(o.set)) {
+			switch f {
+			case "config", "listen-on", "utility-port", "log-level", "log-format", "shutdown-timeout", "pprof", "access-log":
+			default:
+				errs = append(errs, fmt.Errorf("--%s cannot be combined with --config: set it in the config file", f))
+			}
 		}
-	})
-	if errs := o.validate(); len(errs) > 0 {
+	} else if o.forwardTo == "" {
+		errs = append(errs, errors.New("--forward-to is required (or --config FILE): the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com"))
+	}
+	// What is not a config setting is checked here; the rest by
+	// config.Validate, through asConfig.
+	if d, err := durationFlag("shutdown-timeout", o.shutdownTimeout, 0); err != nil {
+		errs = append(errs, err)
+	} else if d < 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be a duration such as 30s"))
+	} else {
+		o.shutdown = d.D()
+	}
+	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		errs = append(errs, fmt.Errorf("--log-level %q: use debug, info, warn or error", o.logLevel))
+	}
+	if o.logFormat != "text" && o.logFormat != "json" {
+		errs = append(errs, fmt.Errorf("--log-format %q: use text or json", o.logFormat))
+	}
+	if len(errs) > 0 {
 		return nil, &usageError{errors.Join(errs...)}
 	}
 	return o, nil
 }
 
-// validate checks every flag and reports all problems at once.
-func (o *options) validate() []error {
-	var errs []error
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
-	if o.configFile != "" {
-		// The file says where to listen and how to sign; the route flags
-		// would be a second, conflicting answer.
-		for _, f := range o.routeFlagsSet {
-			bad("--%s cannot be combined with --config: set it in the config file", f)
+// parse parses args into fs. Help (-h) goes to stdout with every flag; a
+// mistake is returned once, not printed around the usage.
+func parse(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (help bool, err error) {
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprint(stdout, usage)
+			printFlags(fs, stdout)
+			return true, nil
 		}
-	} else if o.forwardTo == "" {
-		bad("--forward-to is required (or --config FILE): the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com")
-	} else if u, err := url.Parse(o.forwardTo); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("--forward-to %q: must be an absolute http:// or https:// URL", o.forwardTo)
-	} else if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		bad("--forward-to %q: must not carry user info, a query or a fragment", o.forwardTo)
-	} else {
+		err = errors.New(strings.Replace(err.Error(), ": -", ": --", 1))
+		return false, &usageError{fmt.Errorf("%w (%s --help lists the flags)", err, fs.Name())}
+	}
+	return false, nil
+}
+
+// durationFlag reads a duration in the config's syntax, or a number of
+// seconds; zero is what an explicit 0 becomes.
+func durationFlag(name, s string, zero config.Duration) (config.Duration, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		switch {
+		case n < 0 && zero == config.NoTimeout:
+			return 0, fmt.Errorf("--%s must be 0 (none) or a duration such as 30s, got %s", name, s)
+		case n < 0:
+			return 0, fmt.Errorf("--%s must be a duration such as 30s, got %s", name, s)
+		case n == 0:
+			return zero, nil
+		}
+		return config.Duration(time.Duration(n) * time.Second), nil
+	}
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return 0, fmt.Errorf("--%s: %w", name, err)
+	}
+	return d, nil
+}
+
+// asConfig turns the command line into a one-route config, so flags and
+// files take one path through config.Validate and routing. Its problems
+// are told in the flags' names.
+func (o *options) asConfig() (*config.Config, error) {
+	u, err := url.Parse(o.forwardTo)
+	if err == nil && u.Host != "" && (u.Scheme == "http" || u.Scheme == "https") {
 		o.target = u
+		service, region, err := resolveSigning(u.Host, o.service, o.region, envRegion())
+		if err != nil {
+			return nil, &usageError{err}
+		}
+		o.service, o.region = service, region
 	}
-	var err error
-	if o.mode = config.PayloadMode(o.payload); !slices.Contains(config.PayloadModes(), o.mode) {
-		bad("--payload: payload mode %q is not one of auto, unsigned, signed, streaming", o.payload)
+	var errs []error
+	dur := func(name, s string, zero config.Duration) config.Duration {
+		d, err := durationFlag(name, s, zero)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return d
 	}
-	switch o.signingAlgorithm {
-	case "", "sigv4", "sigv4a":
-	default:
-		bad("--signing-algorithm %q: use sigv4 or sigv4a", o.signingAlgorithm)
+	// An explicit 0 is no limit where none is allowed; elsewhere it
+	// becomes a value config.Validate refuses, as it would in a file.
+	s := config.Settings{Service: o.service, Region: o.region, Payload: config.PayloadMode(o.payload),
+		Signing: config.Signing{Algorithm: config.Algorithm(o.signingAlgorithm), Mode: config.SignHeader,
+			Lifetime: dur("signature-lifetime", o.signatureLifetime, config.NoTimeout)},
+		Timeouts: config.Timeouts{Connect: dur("connect-timeout", o.connectTimeout, config.NoTimeout),
+			Response: dur("request-timeout", o.requestTimeout, config.NoTimeout),
+			BodyIdle: dur("body-idle-timeout", o.bodyIdleTimeout, config.NoTimeout)},
+		UpstreamTLS: config.UpstreamTLS{CAFile: o.caFile, InsecureSkipVerify: o.noVerifySSL},
+		Credentials: config.Credentials{Source: config.SourceDefault}}
+	if n, err := strconv.ParseInt(o.maxBody, 10, 64); err == nil && n == 0 {
+		s.MaxBodySize = -1
+	} else if s.MaxBodySize, err = config.ParseByteSize(o.maxBody); err != nil {
+		errs = append(errs, fmt.Errorf("--max-body-size: %w", err))
 	}
 	if o.regionSet != "" {
-		if o.signingAlgorithm != "sigv4a" {
-			bad("--region-set needs --signing-algorithm sigv4a")
-		}
 		for _, r := range strings.Split(o.regionSet, ",") {
-			if r = strings.TrimSpace(r); r == "" || strings.ContainsAny(r, " \t") {
-				bad("--region-set %q: give regions or patterns separated by commas, like us-east-1,us-west-* or *", o.regionSet)
+			s.Signing.RegionSet = append(s.Signing.RegionSet, strings.TrimSpace(r))
+		}
+	}
+	if o.signQuery {
+		s.Signing.Mode = config.SignQuery
+	}
+	s.Debug = o.debugSigning
+	if o.assumeRole != "" {
+		s.Credentials.AssumeRole = &config.AssumeRole{RoleARN: o.assumeRole}
+	}
+	cfg := &config.Config{Routes: []config.Route{{Name: "default", URL: o.forwardTo, Settings: s}},
+		Listen: config.Listen{TLS: config.ListenTLS{CertFile: o.certFile, KeyFile: o.keyFile}}}
+	o.listeners(cfg)
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, o.inFlagTerms(err))
+	}
+	if len(errs) > 0 {
+		return nil, &usageError{errors.Join(errs...)}
+	}
+	return cfg.WithDefaults(), nil
+}
+
+// listeners sets the addresses given on the command line.
+func (o *options) listeners(cfg *config.Config) {
+	if o.set["listen-on"] {
+		cfg.Listen.Address = o.listenOn
+	}
+	if o.set["utility-port"] {
+		cfg.Utility.Address = o.utilityPort
+	}
+}
+
+// flagOfField names the flag behind each config field the command line
+// sets, most specific first.
+var flagOfField = []struct{ field, flag string }{
+	{"routes[0].url", "--forward-to"}, {"routes[0].service", "--service"}, {"routes[0].region", "--region"},
+	{"routes[0].credentials.assume_role", "--assume-role"}, {"routes[0].timeouts.connect", "--connect-timeout"},
+	{"routes[0].timeouts.response", "--request-timeout"}, {"routes[0].timeouts.body_idle", "--body-idle-timeout"},
+	{"routes[0].signing.lifetime", "--signature-lifetime"}, {"routes[0].signing.algorithm", "--signing-algorithm"},
+	{"routes[0].signing.region_set", "--region-set"}, {"routes[0].signing", "--sign-query"},
+	{"routes[0].payload", "--payload"}, {"routes[0].max_body_size", "--max-body-size"},
+	{"routes[0].upstream_tls", "--ca"}, {"listen.address", "--listen-on"}, {"utility.address", "--utility-port"},
+	{"listen.tls", ""}, {"routes[0]", "--forward-to"},
+}
+
+var configWords = strings.NewReplacer("cert_file and key_file", "--cert and --key", "listen.address", "--listen-on")
+
+// inFlagTerms retells config.Validate's problems in the flags' names:
+// "routes[0].timeouts.connect: must be ..." becomes "--connect-timeout: must be ...".
+func (o *options) inFlagTerms(err error) error {
+	var pe *config.ProblemsError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	var errs []error
+	for _, p := range pe.Problems {
+		msg := configWords.Replace(p.Message)
+		name := p.Field
+		for _, m := range flagOfField {
+			if p.Field == m.field || strings.HasPrefix(p.Field, m.field+".") || strings.HasPrefix(p.Field, m.field+"[") {
+				name = m.flag
 				break
 			}
-			o.regions = append(o.regions, r)
+		}
+		if rest, ok := strings.CutPrefix(msg, "none "); ok && name == "--signature-lifetime" {
+			msg = o.signatureLifetime + " " + rest // the 0 given, not the "none" it stood for
+		}
+		if name == "" {
+			errs = append(errs, errors.New(msg))
+		} else {
+			errs = append(errs, fmt.Errorf("%s: %s", name, msg))
 		}
 	}
-	if o.listenOn, err = normalizeAddr(o.listenOn, "0.0.0.0"); err != nil {
-		bad("--listen-on: %v", err)
-	}
-	if o.utilityPort, err = normalizeAddr(o.utilityPort, "0.0.0.0"); err != nil {
-		bad("--utility-port: %v", err)
-	}
-	if o.connectTimeout <= 0 {
-		bad("--connect-timeout must be at least 1 second")
-	}
-	if o.requestTimeout < 0 {
-		bad("--request-timeout must be 0 (none) or a number of seconds")
-	}
-	if o.bodyIdleTimeout < 0 {
-		bad("--body-idle-timeout must be 0 (none) or a number of seconds")
-	}
-	if o.signatureLifetime != 0 && (o.signatureLifetime < 1 || o.signatureLifetime > 604800) {
-		bad("--signature-lifetime must be between 1 and 604800 seconds (7 days), got %d", o.signatureLifetime)
-	}
-	if (o.certFile == "") != (o.keyFile == "") {
-		bad("--cert and --key go together: give both to serve TLS, or neither")
-	}
-	if o.maxBody <= 0 {
-		bad("--max-body-size must be positive")
-	}
-	if o.shutdownTimeout < 0 {
-		bad("--shutdown-timeout must not be negative")
-	}
-	if err := o.level.UnmarshalText([]byte(o.logLevel)); err != nil {
-		bad("--log-level %q: use debug, info, warn or error", o.logLevel)
-	}
-	if o.logFormat != "text" && o.logFormat != "json" {
-		bad("--log-format %q: use text or json", o.logFormat)
-	}
-	return errs
+	return errors.Join(errs...)
 }
 
-// normalizeAddr accepts "8080", ":8080" or "host:8080".
-func normalizeAddr(s, defaultHost string) (string, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n < 0 || n > 65535 {
-			return "", fmt.Errorf("port %d out of range", n)
-		}
-		return net.JoinHostPort(defaultHost, s), nil
+func longName(fs *flag.FlagSet, f *flag.Flag) string {
+	if long, ok := strings.CutPrefix(f.Usage, "short for --"); ok && fs.Lookup(long) != nil {
+		return long
 	}
-	host, port, err := net.SplitHostPort(s)
-	if err != nil {
-		return "", fmt.Errorf("%q is neither a port nor host:port", s)
-	}
-	if _, err := strconv.Atoi(port); err != nil {
-		return "", fmt.Errorf("%q has a non-numeric port", s)
-	}
-	if host == "" {
-		host = defaultHost
-	}
-	return net.JoinHostPort(host, port), nil
-}
-
-func (o *options) timeouts() (connect, request time.Duration) {
-	return time.Duration(o.connectTimeout) * time.Second, time.Duration(o.requestTimeout) * time.Second
+	return f.Name
 }
 
 // printFlags lists each flag once, in the --long form with its short alias,
 // its argument and its default: flag.PrintDefaults would list every alias as
-// a flag of its own.
+// a flag of its own, with one dash.
 func printFlags(fs *flag.FlagSet, w io.Writer) {
 	short := map[string]string{}
 	fs.VisitAll(func(f *flag.Flag) {

@@ -18,19 +18,12 @@ import (
 // has no shell or curl to do it.
 func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("signway healthcheck", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	addr := fs.String("utility-port", "127.0.0.1:9090", "the utility port to ask: PORT or HOST:PORT (a wildcard host means this machine)")
+	addr := fs.String("utility-port", "127.0.0.1:9090", "the utility port to ask: `PORT or HOST:PORT` (a wildcard host means this machine)")
 	ready := fs.Bool("ready", false, "ask /readyz (ready to serve: configuration loaded, credentials obtained) instead of /healthz (the process answers)")
-	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  signway healthcheck [--utility-port ADDR] [--ready] [--timeout D]\n\nExits 0 if signway's utility port answers 200, 1 otherwise.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{err}
+	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer (`duration`)")
+	usage := "Usage:\n  signway healthcheck [--utility-port ADDR] [--ready] [--timeout D]\n\nExits 0 if signway's utility port answers 200, 1 otherwise.\n\nFlags:\n"
+	if help, err := parse(fs, args, stdout, usage); help || err != nil {
+		return err
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))}

@@ -68,7 +68,7 @@ func (ca *testCA) client(t *testing.T, subject pkix.Name, uris ...string) tls.Ce
 // it, and a certificate from another CA does not get past the handshake.
 func TestMTLSCallers(t *testing.T) {
 	dir := t.TempDir()
-	serverCert, serverKey := writeCert(t, dir, 1)
+	serverCert, serverKey := testenv.WriteCert(t, dir, 1)
 	ca := newTestCA(t, "callers CA")
 	caFile := filepath.Join(dir, "clients-ca.pem")
 	if err := os.WriteFile(caFile, ca.pem(), 0o600); err != nil {

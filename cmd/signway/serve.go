@@ -16,11 +16,12 @@ import (
 	"time"
 
 	"github.com/signway/signway/internal/admin"
-	"github.com/signway/signway/internal/config"
-	"github.com/signway/signway/internal/credentials"
-	"github.com/signway/signway/internal/proxy"
-	"github.com/signway/signway/internal/sigv4"
+	"github.com/signway/signway/internal/gateway"
 )
+
+// watchEvery is how often the config, secret and certificate files are
+// looked at.
+const watchEvery = 2 * time.Second
 
 func newLogger(o *options, w io.Writer) *slog.Logger {
 	ho := &slog.HandlerOptions{Level: o.level}
@@ -37,93 +38,18 @@ func envRegion() string {
 	return os.Getenv("AWS_DEFAULT_REGION")
 }
 
-// signingCredentials adapts a credentials cache to what the proxy calls per
-// request.
-func signingCredentials(c *credentials.Cache) proxy.CredentialsFunc {
-	return func(ctx context.Context) (sigv4.Credentials, error) {
-		cr, err := c.Retrieve(ctx)
-		if err != nil {
-			return sigv4.Credentials{}, err
-		}
-		return sigv4.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken}, nil
-	}
-}
-
-// listeners are what a config cannot change at reload.
-type listeners struct {
-	listen, utility   string
-	certFile, keyFile string
-	clientCAFile      string // mTLS callers: asked for a certificate from these CAs
-	pprof             bool
-}
-
-// startup loads the routes (from --config, or the command line as a
-// one-route config) and says where to listen.
-func startup(ctx context.Context, o *options, gw *gateway, log *slog.Logger, metrics *admin.Metrics) (*configReloader, listeners, error) {
-	r := &configReloader{path: o.configFile, gw: gw, log: log, metrics: metrics}
-	var cfg *config.Config
-	var tbl *proxy.Table
-	var ready func() error
-	var err error
+// startup builds the gateway from --config, or from the command line as a
+// one-route config.
+func startup(ctx context.Context, o *options, gopts gateway.Options) (*gateway.Gateway, error) {
 	if o.configFile != "" {
-		cfg, tbl, ready, err = loadConfig(ctx, o.configFile, gw)
-		if err != nil {
-			return nil, listeners{}, fmt.Errorf("%s:\n%w", o.configFile, err)
-		}
-		r.digest = fileDigest(o.configFile)
-	} else {
-		if cfg, err = o.asConfig(); err != nil {
-			return nil, listeners{}, err
-		}
-		if tbl, ready, err = gw.table(ctx, cfg); err != nil {
-			return nil, listeners{}, err
-		}
-		cfg.Listen.Address, cfg.Utility.Address = o.listenOn, o.utilityPort
-		cfg.Listen.TLS = config.ListenTLS{CertFile: o.certFile, KeyFile: o.keyFile}
+		gopts.Override = o.listeners
+		return gateway.LoadFile(ctx, o.configFile, gopts)
 	}
-	r.router = proxy.NewRouter(tbl, proxy.Options{Logger: log, Metrics: metrics})
-	gw.prune()
-	r.current.Store(cfg)
-	r.ready.Store(&ready)
-	return r, listeners{listen: cfg.Listen.Address, utility: cfg.Utility.Address,
-		certFile: cfg.Listen.TLS.CertFile, keyFile: cfg.Listen.TLS.KeyFile, clientCAFile: cfg.Listen.TLS.ClientCAFile, pprof: o.pprof || cfg.Utility.Pprof}, nil
-}
-
-// asConfig turns the command line into a one-route config, so flags and
-// files take one path through validation and routing.
-func (o *options) asConfig() (*config.Config, error) {
-	service, region, err := resolveSigning(o.target.Host, o.service, o.region, envRegion())
+	cfg, err := o.asConfig()
 	if err != nil {
-		return nil, &usageError{err}
+		return nil, err
 	}
-	connect, request := o.timeouts()
-	response := config.Duration(request)
-	if request == 0 {
-		response = config.NoTimeout
-	}
-	bodyIdle := config.Duration(time.Duration(o.bodyIdleTimeout) * time.Second)
-	if o.bodyIdleTimeout == 0 {
-		bodyIdle = config.NoTimeout
-	}
-	s := config.Settings{Service: service, Region: region, Payload: config.PayloadMode(o.mode),
-		Signing: config.Signing{Algorithm: config.Algorithm(o.signingAlgorithm), RegionSet: o.regions, Mode: config.SignHeader,
-			Lifetime: config.Duration(time.Duration(o.signatureLifetime) * time.Second)},
-		Timeouts:    config.Timeouts{Connect: config.Duration(connect), Response: response, BodyIdle: bodyIdle},
-		MaxBodySize: config.ByteSize(o.maxBody),
-		UpstreamTLS: config.UpstreamTLS{CAFile: o.caFile, InsecureSkipVerify: o.noVerifySSL},
-		Credentials: config.Credentials{Source: config.SourceDefault}}
-	if o.signQuery {
-		s.Signing.Mode = config.SignQuery
-	}
-	s.Debug = o.debugSigning
-	if o.assumeRole != "" {
-		s.Credentials.AssumeRole = &config.AssumeRole{RoleARN: o.assumeRole}
-	}
-	cfg := &config.Config{Routes: []config.Route{{Name: "default", URL: o.target.String(), Settings: s}}}
-	if err := cfg.Validate(); err != nil {
-		return nil, &usageError{err}
-	}
-	return cfg.WithDefaults(), nil
+	return gateway.New(ctx, cfg, gopts)
 }
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
@@ -131,72 +57,77 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if o.noVerifySSL {
 		log.Warn("--no-verify-ssl is set: upstream TLS certificates are NOT verified, so anyone on the network path can read and alter signed traffic; use --ca instead")
 	}
-	if o.signatureLifetime != 0 && !o.signQuery {
+	if o.set["signature-lifetime"] && !o.signQuery {
 		log.Warn("--signature-lifetime only applies with --sign-query; header signatures are valid for AWS's fixed 15-minute window")
 	}
 	metrics := admin.NewMetrics(version)
-	gw := newGateway(log, metrics)
-	reloader, ls, err := startup(ctx, o, gw, log, metrics)
+	gw, err := startup(ctx, o, gateway.Options{Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
-	handler, stopObserving, err := observe(ctx, reloader.router, o, reloader.current.Load(), stdout, stderr, log)
+	defer gw.Close()
+	cfg := gw.Config()
+	handler, stopObserving, err := observe(ctx, gw.Handler(), o, cfg, stdout, stderr, log)
 	if err != nil {
 		return err
 	}
 	defer stopObserving()
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: reloader.readiness, Pprof: ls.pprof, Logger: log}),
+	ready := func() error { return gw.Ready(context.Background()) }
+	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: ready, Pprof: o.pprof || cfg.Utility.Pprof, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second}
 
-	ln, err := net.Listen("tcp", ls.listen)
+	ln, err := net.Listen("tcp", cfg.Listen.Address)
 	if err != nil {
-		return fmt.Errorf("listening on %s: %w", ls.listen, err)
+		return fmt.Errorf("listening on %s: %w", cfg.Listen.Address, err)
 	}
-	uln, err := net.Listen("tcp", ls.utility)
+	uln, err := net.Listen("tcp", cfg.Utility.Address)
 	if err != nil {
 		ln.Close()
-		return fmt.Errorf("listening on the utility address %s: %w", ls.utility, err)
+		return fmt.Errorf("listening on the utility address %s: %w", cfg.Utility.Address, err)
 	}
+	var watcher gateway.Watcher
 	scheme := "http"
-	if ls.certFile != "" {
-		certs, err := newCertReloader(ls.certFile, ls.keyFile, log)
+	if tc := cfg.Listen.TLS; tc.CertFile != "" {
+		cert, err := gateway.LoadCertificate(tc.CertFile, tc.KeyFile, log)
 		if err != nil {
 			ln.Close()
 			uln.Close()
 			return err
 		}
-		go certs.watch(ctx, 2*time.Second)
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.get}
-		if err := askClientCertificates(srv.TLSConfig, ls.clientCAFile); err != nil {
+		watcher.Add(cert.Files, cert.Reload)
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cert.GetCertificate}
+		if err := askClientCertificates(srv.TLSConfig, tc.ClientCAFile); err != nil {
 			ln.Close()
 			uln.Close()
 			return err
 		}
 		scheme = "https"
 	}
-	cfg := reloader.current.Load()
 	attrs := []any{"addr", ln.Addr().String(), "scheme", scheme, "utility", uln.Addr().String(), "routes", len(cfg.Routes), "hosts", len(cfg.Hosts), "version", version}
 	if o.configFile != "" {
 		attrs = append(attrs, "config", o.configFile)
+		watcher.Add(gw.Files, func() { gw.ReloadFile(ctx, "file changed") })
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
-		go reloader.watch(ctx, hup, 2*time.Second)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					gw.ReloadFile(ctx, "SIGHUP")
+				}
+			}
+		}()
 	} else {
 		r := cfg.Routes[0]
 		attrs = append(attrs, "forward_to", o.target.String(), "service", r.Service, "region", r.Region, "payload", string(r.Payload))
 	}
+	go watcher.Run(ctx, watchEvery)
 	log.Info("signway listening", attrs...)
-
-	// Fetch credentials now so the first request doesn't wait and /readyz
-	// turns green as soon as possible.
-	go func() {
-		if err := reloader.readiness(); err != nil {
-			log.Warn("no AWS credentials yet; requests get 503 until they can be obtained", "error", err)
-		}
-	}()
 
 	errc := make(chan error, 2)
 	var wg sync.WaitGroup
@@ -225,8 +156,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 	case serveErr = <-errc:
 	}
-	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", fmt.Sprint(time.Duration(o.shutdownTimeout)*time.Second))
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(o.shutdownTimeout)*time.Second)
+	log.Info("shutting down: no new connections; waiting for in-flight requests", "timeout", o.shutdown.String())
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdown)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("in-flight requests did not finish before the shutdown timeout; closing them", "error", err)
@@ -234,7 +165,6 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	util.Shutdown(sctx)
 	wg.Wait()
-	gw.closeIdle()
 	log.Info("stopped")
 	return serveErr
 }

@@ -12,10 +12,11 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/signway/signway/internal/config"
-	"github.com/signway/signway/internal/proxy"
+	"github.com/signway/signway/internal/gateway"
 	"github.com/signway/signway/internal/sigv4"
 )
 
@@ -153,47 +154,49 @@ func (so *signOptions) check(rest []string, fs *flag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
-// spec is the route that signs: the config's, or a one-route config made
-// from the flags exactly as the gateway makes one from its command line.
-func (so *signOptions) spec(ctx context.Context, g *gateway) (proxy.RouteSpec, error) {
-	var name string
-	var s config.Settings
-	var upstream *url.URL
+// config is a one-route config for the route that signs: the config
+// file's, or one made from the flags exactly as the gateway makes one from
+// its command line. It matches any request and authenticates no caller:
+// the operator signs.
+func (so *signOptions) config() (*config.Config, error) {
+	var r config.Route
 	if so.configFile != "" {
 		cfg, err := config.Load(so.configFile, os.LookupEnv)
 		if err != nil {
-			return proxy.RouteSpec{}, fmt.Errorf("%s:\n%w", so.configFile, err)
+			return nil, fmt.Errorf("%s:\n%w", so.configFile, err)
 		}
-		r, err := pickRoute(cfg, so.configFile, so.route)
+		rp, err := pickRoute(cfg, so.configFile, so.route)
 		if err != nil {
-			return proxy.RouteSpec{}, err
+			return nil, err
 		}
-		if upstream, err = r.Upstream(); err != nil {
-			return proxy.RouteSpec{}, err
-		}
-		name, s = r.Name, r.Settings
+		r = *rp
 	} else {
-		o := &options{forwardTo: (&url.URL{Scheme: so.target.Scheme, Host: so.target.Host}).String(), service: so.service, region: so.region,
-			assumeRole: so.assumeRole, payload: so.payload, signQuery: so.signQuery, signatureLifetime: so.lifetime,
-			signingAlgorithm: so.signingAlgorithm, regionSet: so.regns, connectTimeout: 10, requestTimeout: 30,
-			maxBody: int64(config.DefaultMaxBodySize), listenOn: "127.0.0.1:1", utilityPort: "127.0.0.1:2", logLevel: "warn", logFormat: "text"}
-		if errs := o.validate(); len(errs) > 0 {
-			return proxy.RouteSpec{}, &usageError{errors.Join(errs...)}
+		args := []string{"--forward-to", (&url.URL{Scheme: so.target.Scheme, Host: so.target.Host}).String(), "--payload", so.payload,
+			"--signing-algorithm", so.signingAlgorithm}
+		for flag, v := range map[string]string{"--service": so.service, "--region": so.region, "--assume-role": so.assumeRole, "--region-set": so.regns} {
+			if v != "" {
+				args = append(args, flag, v)
+			}
+		}
+		if so.lifetime != 0 {
+			args = append(args, "--signature-lifetime", strconv.Itoa(so.lifetime))
+		}
+		if so.signQuery {
+			args = append(args, "--sign-query")
+		}
+		o, err := parseFlags(args, io.Discard)
+		if err != nil {
+			return nil, err
 		}
 		cfg, err := o.asConfig()
 		if err != nil {
-			return proxy.RouteSpec{}, err
+			return nil, err
 		}
-		r := &cfg.Routes[0]
-		name, s, upstream = "sign", r.Settings, o.target
+		r = cfg.Routes[0]
+		r.Name = "sign"
 	}
-	spec, _, err := g.spec(ctx, name, s, nil)
-	if err != nil {
-		return spec, err
-	}
-	spec.Route.Target = upstream
-	spec.Guard = nil // signed as the operator: no caller to authenticate
-	return spec, nil
+	r.Match, r.Auth = config.Match{}, config.Auth{}
+	return &config.Config{Routes: []config.Route{r}}, nil
 }
 
 // pickRoute finds --route in a config; without --route the only route.
@@ -228,18 +231,19 @@ func (so *signOptions) body() (io.Reader, int64, error) {
 
 func (so *signOptions) run(ctx context.Context) error {
 	log := slog.New(slog.NewTextHandler(so.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	g := newGateway(log, nil)
-	defer g.closeIdle()
-	spec, err := so.spec(ctx, g)
+	cfg, err := so.config()
 	if err != nil {
 		return err
 	}
-	capture := &signCapture{base: spec.Transport, send: so.send}
-	spec.Transport, spec.Match = capture, proxy.Match{}
-	tbl, err := proxy.NewTable([]proxy.RouteSpec{spec}, proxy.Options{Logger: log, Keys: g.keys})
+	capture := &signCapture{send: so.send}
+	g, err := gateway.New(ctx, cfg, gateway.Options{Logger: log, WrapTransport: func(rt http.RoundTripper) http.RoundTripper {
+		capture.base = rt
+		return capture
+	}})
 	if err != nil {
 		return err
 	}
+	defer g.Close()
 	body, n, err := so.body()
 	if err != nil {
 		return err
@@ -256,7 +260,7 @@ func (so *signOptions) run(ctx context.Context) error {
 		req.Header.Add(strings.TrimSpace(k), strings.TrimSpace(v))
 	}
 	w := &signResponse{header: http.Header{}, out: so.stdout, print: so.send}
-	proxy.NewRouter(tbl, proxy.Options{Logger: log}).ServeHTTP(w, req)
+	g.Handler().ServeHTTP(w, req)
 	if capture.out == nil {
 		// Refused before signing: the gateway's own error answer says why.
 		return fmt.Errorf("not signed: %d %s", w.status, strings.TrimSpace(w.buf.String()))

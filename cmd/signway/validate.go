@@ -16,20 +16,13 @@ import (
 // with its field path and line, so a file can be fixed in one pass or
 // checked in CI before it is deployed. Problems make it return an error
 // (exit 1); a mistake on its own command line is a usageError (exit 2).
-func runValidate(_ context.Context, args []string, stdout, stderr io.Writer) error {
+func runValidate(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("signway validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
 	var path string
-	fs.StringVar(&path, "config", "", "the YAML config file to check (required)")
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage:\n  signway validate --config FILE\n\nChecks a config file and lists every problem with its field and line.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return nil
-		}
-		return &usageError{err}
+	fs.StringVar(&path, "config", "", "the YAML config `file` to check (required)")
+	usage := "Usage:\n  signway validate --config FILE\n\nChecks a config file and lists every problem with its field and line.\n\nFlags:\n"
+	if help, err := parse(fs, args, stdout, usage); help || err != nil {
+		return err
 	}
 	switch {
 	case fs.NArg() > 0:

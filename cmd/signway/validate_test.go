@@ -76,8 +76,8 @@ func TestValidateUsage(t *testing.T) {
 		}
 	}
 	var out, errb bytes.Buffer
-	if err := runValidate(context.Background(), []string{"-h"}, &out, &errb); err != nil || !strings.Contains(errb.String(), "signway validate --config FILE") {
-		t.Errorf("-h: %v %q", err, errb.String())
+	if err := runValidate(context.Background(), []string{"-h"}, &out, &errb); err != nil || !strings.Contains(out.String(), "signway validate --config FILE") {
+		t.Errorf("-h: %v %q", err, out.String())
 	}
 	err := runValidate(context.Background(), []string{"--config", filepath.Join(t.TempDir(), "missing.yaml")}, &out, &errb)
 	if err == nil || exitCode(err) != 1 || !strings.Contains(err.Error(), "no such file") {

@@ -307,7 +307,7 @@ func normalizeAddr(s string) (string, error) {
 		return net.JoinHostPort("0.0.0.0", s), nil
 	}
 	host, port, err := net.SplitHostPort(s)
-	if err != nil || !validPort(port) {
+	if err != nil || !validPort(port) && port != "0" { // port 0: any free one (tests, demos)
 		return "", errors.New("must be host:port, :port or a port number (1-65535)")
 	}
 	return net.JoinHostPort(strOr(host, "0.0.0.0"), port), nil

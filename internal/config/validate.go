@@ -95,7 +95,7 @@ func (v *validator) listeners() {
 	if (c.Listen.TLS.CertFile == "") != (c.Listen.TLS.KeyFile == "") {
 		v.add("listen.tls", "cert_file and key_file go together: give both to serve TLS, or neither")
 	}
-	if addrOr(la, DefaultListenAddress) == addrOr(ua, DefaultUtilityAddress) {
+	if a := addrOr(la, DefaultListenAddress); a == addrOr(ua, DefaultUtilityAddress) && !strings.HasSuffix(a, ":0") {
 		v.add("utility.address", "is the same as listen.address")
 	}
 	if a := c.AccessLog; strings.TrimSpace(a) != a || strings.HasSuffix(a, "/") {

@@ -6,6 +6,7 @@
 package proxy
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -214,7 +215,7 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case "signing":
 		p.metrics.SigningError(p.route.Name, "malformed")
 	case "credentials":
-		p.metrics.CredentialError(p.route.Name)
+		p.metrics.CredentialError(cmp.Or(p.route.CredentialSource, "unnamed"))
 	case "timeout", "connect", "other", "canceled":
 		p.metrics.UpstreamError(p.route.Name, f.kind)
 	}

@@ -27,6 +27,9 @@ type Route struct {
 	Region  string
 	// Credentials supplies the signing keys.
 	Credentials CredentialsFunc
+	// CredentialSource names where Credentials come from ("static keys
+	// AKIA...", "assume role ARN"): the label of credential error metrics.
+	CredentialSource string
 	// Payload says how bodies are signed; "" is config.DefaultPayload.
 	Payload config.PayloadMode
 	// SignQuery signs in the query string (a presigned URL) valid for

@@ -1,13 +1,10 @@
-package main
+package gateway
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
 	"net/http"
-	"os"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/signway/signway/internal/config"
@@ -20,6 +17,7 @@ import (
 // inboundPools is what caller authentication keeps across reloads: token
 // buckets and JWKS caches.
 type inboundPools struct {
+	mu       sync.Mutex
 	limiters *inbound.Limiters
 	store    config.RateLimits // the settings limiters was built for
 	keySets  *inbound.KeySets
@@ -27,12 +25,12 @@ type inboundPools struct {
 
 // buildCallers indexes one config generation's callers; a caller's own
 // credentials share the gateway's credential caches like a route's.
-func (g *gateway) buildCallers(ctx context.Context, cfg *config.Config) (*inbound.Callers, error) {
-	g.mu.Lock()
+func (g *Gateway) buildCallers(ctx context.Context, gen *generation, cfg *config.Config) (*inbound.Callers, error) {
+	g.inbound.mu.Lock()
 	if g.inbound.limiters == nil || g.inbound.store != cfg.RateLimits {
 		o, err := limiterOptions(cfg.RateLimits, g)
 		if err != nil {
-			g.mu.Unlock()
+			g.inbound.mu.Unlock()
 			return nil, err
 		}
 		if old, ok := g.inbound.limiters.Store().(*inbound.RedisStore); ok {
@@ -45,12 +43,12 @@ func (g *gateway) buildCallers(ctx context.Context, cfg *config.Config) (*inboun
 		g.inbound.keySets = inbound.NewKeySets(nil, g.log, nil)
 	}
 	limiters := g.inbound.limiters
-	g.mu.Unlock()
+	g.inbound.mu.Unlock()
 	return inbound.NewCallers(inbound.CallersOptions{
 		Callers:  cfg.Callers,
 		Limiters: limiters,
 		Credentials: func(cc config.Caller) (inbound.CredentialsFunc, error) {
-			rc, err := g.credentials(ctx, ownCredentials(cc), "")
+			rc, err := g.acquireCreds(ctx, gen, ownCredentials(cc), "")
 			if err != nil {
 				return nil, err
 			}
@@ -77,12 +75,15 @@ func ownCredentials(cc config.Caller) config.Credentials {
 
 // guard is the route's caller authentication as a handler step before the
 // proxy; nil when the route does not authenticate.
-func (g *gateway) guard(name string, s config.Settings, callers *inbound.Callers) (func(http.Handler) http.Handler, error) {
-	o := inbound.Options{Route: name, Auth: s.Auth, Callers: callers, S3: s.Service == "s3", Logger: g.log, Metrics: g.metrics}
+func (g *Gateway) guard(name string, s config.Settings, callers *inbound.Callers) (func(http.Handler) http.Handler, error) {
+	o := inbound.Options{Route: name, Auth: s.Auth, Callers: callers, S3: s.Service == "s3", Logger: g.log}
+	if g.metrics != nil {
+		o.Metrics = g.metrics
+	}
 	if s.Auth.Enabled() && s.Auth.Accepts(config.AuthJWT) {
-		g.mu.Lock()
+		g.inbound.mu.Lock()
 		ks := g.inbound.keySets.Get(s.Auth.JWT)
-		g.mu.Unlock()
+		g.inbound.mu.Unlock()
 		v, err := inbound.NewJWTVerifier(s.Auth.JWT, ks, nil)
 		if err != nil {
 			return nil, err
@@ -118,8 +119,11 @@ func perCaller(route proxy.CredentialsFunc) proxy.CredentialsFunc {
 
 // limiterOptions sets up where the callers' buckets live: this process, or
 // the Redis all replicas share.
-func limiterOptions(rl config.RateLimits, g *gateway) (inbound.LimitersOptions, error) {
-	o := inbound.LimitersOptions{Logger: g.log, FailClosed: rl.OnStoreError == "closed", StoreError: g.metrics.RateLimitStoreError}
+func limiterOptions(rl config.RateLimits, g *Gateway) (inbound.LimitersOptions, error) {
+	o := inbound.LimitersOptions{Logger: g.log, FailClosed: rl.OnStoreError == "closed"}
+	if g.metrics != nil {
+		o.StoreError = g.metrics.RateLimitStoreError
+	}
 	if rl.Store != "" {
 		st, err := inbound.NewRedisStore(rl.Store)
 		if err != nil {
@@ -128,24 +132,4 @@ func limiterOptions(rl config.RateLimits, g *gateway) (inbound.LimitersOptions, 
 		o.Store = st
 	}
 	return o, nil
-}
-
-// askClientCertificates makes the listener ask callers for a certificate
-// issued by the CAs in caFile, and verify one when it is given. It is not
-// required at the handshake: routes whose auth accepts mtls refuse a caller
-// without one (with an answer that says so), the others do not care.
-func askClientCertificates(c *tls.Config, caFile string) error {
-	if caFile == "" {
-		return nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return fmt.Errorf("listen.tls.client_ca_file: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return fmt.Errorf("listen.tls.client_ca_file %s: no PEM certificate in it", caFile)
-	}
-	c.ClientCAs, c.ClientAuth = pool, tls.VerifyClientCertIfGiven
-	return nil
 }

@@ -1,4 +1,4 @@
-package main
+package gateway
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -41,11 +40,11 @@ routes:
 }
 
 type reloadFixture struct {
-	path     string
-	reloader *configReloader
-	srv      *httptest.Server
-	metrics  *admin.Metrics
-	logs     *testenv.LockedBuffer
+	path    string
+	gw      *Gateway
+	srv     *httptest.Server
+	metrics *admin.Metrics
+	logs    *testenv.LockedBuffer
 }
 
 func newReloadFixture(t *testing.T, first string) *reloadFixture {
@@ -57,19 +56,15 @@ func newReloadFixture(t *testing.T, first string) *reloadFixture {
 		t.Fatal(err)
 	}
 	logs := &testenv.LockedBuffer{}
-	log := slog.New(slog.NewTextHandler(logs, nil))
 	metrics := admin.NewMetrics("test")
-	gw := newGateway(log, metrics)
-	_, tbl, ready, err := loadConfig(context.Background(), path, gw)
+	gw, err := LoadFile(context.Background(), path, Options{Logger: slog.New(slog.NewTextHandler(logs, nil)), Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
-	router := proxy.NewRouter(tbl, proxy.Options{Logger: log, Metrics: metrics})
-	r := &configReloader{path: path, gw: gw, router: router, log: log, metrics: metrics, digest: fileDigest(path)}
-	r.ready.Store(&ready)
-	srv := httptest.NewServer(router)
+	t.Cleanup(gw.Close)
+	srv := httptest.NewServer(gw.Handler())
 	t.Cleanup(srv.Close)
-	return &reloadFixture{path: path, reloader: r, srv: srv, metrics: metrics, logs: logs}
+	return &reloadFixture{path: path, gw: gw, srv: srv, metrics: metrics, logs: logs}
 }
 
 func (f *reloadFixture) write(t *testing.T, content string) {
@@ -108,7 +103,7 @@ func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
 		t.Fatalf("generation %q, want 1", body)
 	}
 	f.write(t, "routes:\n  - name: api\n    url: not a url\n    surprise: key\n")
-	if f.reloader.reload(context.Background(), "test") {
+	if f.gw.ReloadFile(context.Background(), "test") {
 		t.Fatal("an invalid config was accepted")
 	}
 	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "1" {
@@ -121,7 +116,7 @@ func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
 		t.Errorf("the rejection and its reason are not logged:\n%s", f.logs.String())
 	}
 	f.write(t, genConfig(up.URL, 2))
-	if !f.reloader.reload(context.Background(), "test") {
+	if !f.gw.ReloadFile(context.Background(), "test") {
 		t.Fatalf("a valid config was rejected:\n%s", f.logs.String())
 	}
 	if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != "2" {
@@ -141,13 +136,17 @@ func TestReloadRejectsInvalidConfigAndKeepsServing(t *testing.T) {
 	}
 }
 
-func TestReloadOnSIGHUPAndFileChangeUnderLoad(t *testing.T) {
+// TestReloadOnSignalAndFileChangeUnderLoad: a reload asked for (cmd/signway
+// does at SIGHUP) and one the watcher starts both apply while requests run,
+// and none of the requests fails.
+func TestReloadOnSignalAndFileChangeUnderLoad(t *testing.T) {
 	up := echoGeneration(t)
 	f := newReloadFixture(t, genConfig(up.URL, 0))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	hup := make(chan os.Signal, 1)
-	go f.reloader.watch(ctx, hup, 10*time.Millisecond)
+	var w Watcher
+	w.Add(f.gw.Files, func() { f.gw.ReloadFile(ctx, "file changed") })
+	go w.Run(ctx, 10*time.Millisecond)
 
 	var failures, served atomic.Int64
 	var lastSeen atomic.Int64
@@ -193,7 +192,7 @@ func TestReloadOnSIGHUPAndFileChangeUnderLoad(t *testing.T) {
 	for gen := 1; gen <= 10; gen++ {
 		f.write(t, genConfig(up.URL, gen))
 		if gen%2 == 0 {
-			hup <- syscall.SIGHUP
+			f.gw.ReloadFile(ctx, "SIGHUP")
 		}
 		waitGen(int64(gen))
 	}
@@ -209,12 +208,7 @@ func TestReloadOnSIGHUPAndFileChangeUnderLoad(t *testing.T) {
 func TestReloadReleasesWhatTheOldConfigUsed(t *testing.T) {
 	up := echoGeneration(t)
 	f := newReloadFixture(t, genConfig(up.URL, 1))
-	gw := f.reloader.gw
-	sizes := func() (int, int) {
-		gw.mu.Lock()
-		defer gw.mu.Unlock()
-		return len(gw.transports), len(gw.creds)
-	}
+	sizes := func() (int, int) { return f.gw.transports.len(), f.gw.creds.len() }
 	if tr, cr := sizes(); tr != 1 || cr != 1 {
 		t.Fatalf("at start: %d transports, %d credential caches, want 1 and 1", tr, cr)
 	}
@@ -226,7 +220,7 @@ func TestReloadReleasesWhatTheOldConfigUsed(t *testing.T) {
 			cfg = strings.Replace(cfg, "${RELOAD_TEST_KEY}", "${RELOAD_TEST_KEY_2}", 1)
 		}
 		f.write(t, cfg)
-		if !f.reloader.reload(context.Background(), "test") {
+		if !f.gw.ReloadFile(context.Background(), "test") {
 			t.Fatalf("reload %d rejected:\n%s", i, f.logs.String())
 		}
 		if _, body := get(t, http.DefaultClient, f.srv.URL+"/x"); body != fmt.Sprint(i) {
@@ -235,5 +229,50 @@ func TestReloadReleasesWhatTheOldConfigUsed(t *testing.T) {
 		if tr, cr := sizes(); tr != 1 || cr != 1 {
 			t.Fatalf("after reload %d: %d transports, %d credential caches, want 1 and 1", i, tr, cr)
 		}
+	}
+}
+
+func get(t *testing.T, c *http.Client, url string) (int, string) {
+	t.Helper()
+	resp, err := c.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestReloadKeepsWhatUnchangedRoutesUse: a reload that changes only a
+// header keeps the route's transport (and its idle connections) and its
+// credential cache (no new STS calls).
+func TestReloadKeepsWhatUnchangedRoutesUse(t *testing.T) {
+	up := echoGeneration(t)
+	f := newReloadFixture(t, genConfig(up.URL, 1))
+	held := func() (map[proxy.TransportOptions]*http.Transport, []*routeCreds) {
+		f.gw.transports.mu.Lock()
+		defer f.gw.transports.mu.Unlock()
+		ts := map[proxy.TransportOptions]*http.Transport{}
+		for k, it := range f.gw.transports.items {
+			ts[k] = it.v
+		}
+		return ts, f.gw.gen.Load().creds
+	}
+	ts1, cr1 := held()
+	f.write(t, genConfig(up.URL, 2))
+	if !f.gw.ReloadFile(context.Background(), "test") {
+		t.Fatalf("reload rejected:\n%s", f.logs.String())
+	}
+	ts2, cr2 := held()
+	if len(ts1) != 1 || len(ts2) != 1 || len(cr1) != 1 || len(cr2) != 1 {
+		t.Fatalf("held %d/%d transports and %d/%d credentials, want one of each", len(ts1), len(ts2), len(cr1), len(cr2))
+	}
+	for k, tr := range ts1 {
+		if ts2[k] != tr {
+			t.Error("the transport was rebuilt though its settings did not change")
+		}
+	}
+	if cr1[0] != cr2[0] {
+		t.Error("the credential cache was rebuilt though the credentials block did not change")
 	}
 }

@@ -154,7 +154,7 @@ func TestE2EEmptyAWSChunkedUpload(t *testing.T) {
 	t.Run("aws-cli-v2", func(t *testing.T) {
 		aws := testenv.AWSCLIv2(t)
 		dir := t.TempDir()
-		cert, key := writeCert(t, dir, 1)
+		cert, key := testenv.WriteCert(t, dir, 1)
 		e := newS3Env(t, "--cert", cert, "--key", key)
 		src := filepath.Join(dir, "empty.lock")
 		if err := os.WriteFile(src, nil, 0o600); err != nil {
@@ -181,7 +181,7 @@ func TestE2EEmptyAWSChunkedUpload(t *testing.T) {
 	t.Run("boto3", func(t *testing.T) {
 		python := testenv.Python(t, "boto3")
 		dir := t.TempDir()
-		cert, key := writeCert(t, dir, 1)
+		cert, key := testenv.WriteCert(t, dir, 1)
 		e := newS3Env(t, "--cert", cert, "--key", key)
 		script := `
 import sys, boto3

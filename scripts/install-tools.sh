@@ -21,6 +21,9 @@ set -euo pipefail
 
 VERSITYGW_MODULE=github.com/versity/versitygw/cmd/versitygw
 VERSITYGW_VERSION=v1.8.0  # keep in step with internal/testenv/versitygw.go
+# promtool checks deploy/prometheus/alerts.yaml (deploy/monitoring_test.go).
+# Prometheus v3.16.0; its Go module versions are v0.3XX.
+PROMTOOL_VERSION=v0.316.0
 
 # How long to wait for another apt or dpkg to release its lock, and how often
 # to look again.
@@ -132,6 +135,28 @@ install_versitygw() {
 	log "versitygw $VERSITYGW_VERSION installed at $bin"
 }
 
+# go_tool installs a Go command at a pinned version unless the binary in
+# GOBIN already carries that module version: go_tool NAME MODULE PACKAGE VERSION.
+go_tool() {
+	local name=$1 module=$2 pkg=$3 version=$4 bin have
+	bin="$(gobin)/$name"
+	have=$(go version -m "$bin" 2>/dev/null | awk -v m="$module" '$1 == "mod" && $2 == m { print $3 }' || true)
+	if [ "$have" = "$version" ]; then
+		log "$name $have present at $bin"
+		return
+	fi
+	log "installing $name $version (had: ${have:-none}); the first build takes a few minutes"
+	if ! go install "$pkg@$version"; then
+		missing "$name: go install $pkg@$version failed (see above)"
+		return
+	fi
+	log "$name $version installed at $bin"
+}
+
+install_promtool() {
+	go_tool promtool github.com/prometheus/prometheus github.com/prometheus/prometheus/cmd/promtool "$PROMTOOL_VERSION"
+}
+
 # botocore, moto and the AWS CLI v1 come with this machine's Python; PyPI is
 # not reachable, so report what is missing instead of trying pip.
 install_python_tools() {
@@ -213,6 +238,7 @@ main() {
 		install_versitygw
 		install_python_tools
 		install_redis_server
+		install_promtool
 		if [ "$awscli_v2" -eq 1 ]; then install_awscli_v2; fi
 		if [ "$bench" -eq 1 ]; then install_wrk; fi
 	fi

@@ -35,6 +35,7 @@ func exportedSeries(t *testing.T) map[string]map[string]bool {
 	m.ObserveSigning("r", time.Millisecond)
 	m.AddBodyBytes("r", 1, 1)
 	m.AuthFailure("r", "missing")
+	m.CallerRequest("r", "alice", 200)
 	m.RateLimitStoreError()
 	m.CredentialRefresh("s", nil)
 	m.CredentialExpiry("s", time.Now().Add(time.Hour))

@@ -56,6 +56,7 @@ func commands() []command {
 		{"sign", "sign [flags] URL", "sign one request as the gateway would and print it, or send it", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return runSign(ctx, args, os.Stdin, stdout, stderr)
 		}},
+		{"ca", "ca init DIR", "write a CA for the forward proxy's interception (ca.pem, ca-key.pem)", runCA},
 		{"healthcheck", "healthcheck [flags]", "ask a running signway's /readyz, for container health checks", runHealthcheck},
 		{"demo", "demo [--once] [--listen-on ADDR]", "run a self-contained demo on loopback", runDemo},
 		{"version", "version", "print the version and the VCS revision", runVersion},

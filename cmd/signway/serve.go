@@ -72,8 +72,21 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer stopObserving()
+	if fp := cfg.ForwardProxy; fp != nil {
+		p, err := gw.ForwardProxy(fp, handler)
+		if err != nil {
+			return err
+		}
+		defer p.Close() // tunnels are hijacked: the server's shutdown does not end them
+		handler = p
+	}
+	// HTTP/2 over TLS by ALPN, and cleartext HTTP/2 with prior knowledge.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
+	protocols.SetUnencryptedHTTP2(true)
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+		Protocols: &protocols, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	ready := func() error { return gw.Ready(context.Background()) }
 	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: ready, Pprof: o.pprof || cfg.Utility.Pprof, Logger: log}),
 		ReadHeaderTimeout: 10 * time.Second}
@@ -86,6 +99,12 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	if err != nil {
 		ln.Close()
 		return fmt.Errorf("listening on the utility address %s: %w", cfg.Utility.Address, err)
+	}
+	side, err := authzServers(cfg.Authz, gw, log)
+	if err != nil {
+		ln.Close()
+		uln.Close()
+		return err
 	}
 	var watcher gateway.Watcher
 	scheme := "http"
@@ -106,6 +125,12 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		scheme = "https"
 	}
 	attrs := []any{"addr", ln.Addr().String(), "scheme", scheme, "utility", uln.Addr().String(), "routes", len(cfg.Routes), "hosts", len(cfg.Hosts), "version", version}
+	for _, s := range side {
+		attrs = append(attrs, "also", s.name)
+	}
+	if cfg.ForwardProxy != nil {
+		attrs = append(attrs, "forward_proxy", true)
+	}
 	if o.configFile != "" {
 		attrs = append(attrs, "config", o.configFile)
 		watcher.Add(gw.Files, func() { gw.ReloadFile(ctx, "file changed") })
@@ -129,9 +154,17 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	go watcher.Run(ctx, watchEvery)
 	log.Info("signway listening", attrs...)
 
-	errc := make(chan error, 2)
+	errc := make(chan error, 2+len(side))
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(2 + len(side))
+	for _, s := range side {
+		go func() {
+			defer wg.Done()
+			if err := s.serve(s.ln); err != nil {
+				errc <- fmt.Errorf("serving %s: %w", s.name, err)
+			}
+		}()
+	}
 	go func() {
 		defer wg.Done()
 		var err error
@@ -164,6 +197,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		srv.Close()
 	}
 	util.Shutdown(sctx)
+	for _, s := range side {
+		s.shutdown(sctx)
+	}
 	wg.Wait()
 	log.Info("stopped")
 	return serveErr

@@ -111,7 +111,7 @@ func (g *Gateway) spec(ctx context.Context, gen *generation, name string, s conf
 		route.Headers = sigv4.NewHeaderPolicy(s.Headers.SignedOnly, s.Headers.Unsigned)
 	}
 	to := proxy.TransportOptions{ConnectTimeout: s.Timeouts.Connect.D(), ResponseTimeout: s.Timeouts.Response.D(),
-		CAFile: s.UpstreamTLS.CAFile, InsecureSkipVerify: s.UpstreamTLS.InsecureSkipVerify}
+		CAFile: s.UpstreamTLS.CAFile, InsecureSkipVerify: s.UpstreamTLS.InsecureSkipVerify, Conns: g.conns}
 	tr, err := g.transports.acquire(to, func() (*http.Transport, error) { return proxy.NewTransport(to) })
 	if err != nil {
 		return spec, err

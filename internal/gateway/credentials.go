@@ -224,7 +224,11 @@ func signingCredentials(c *credentials.Cache) proxy.CredentialsFunc {
 		if err != nil {
 			return sigv4.Credentials{}, err
 		}
-		return sigv4.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken}, nil
+		sc := sigv4.Credentials{AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken}
+		if cr.CanExpire {
+			sc.Expires = cr.Expires // a presigned URL must not outlive them
+		}
+		return sc, nil
 	}
 }
 

@@ -44,6 +44,8 @@ type Gateway struct {
 	// spool caps the memory hashed bodies hold, across routes and reloads
 	// (limits.spool_memory).
 	spool *proxy.SpoolBudget
+	// conns counts upstream connections and streams for the metrics.
+	conns *proxy.UpstreamConns
 
 	transports *pool[proxy.TransportOptions, *http.Transport]
 	creds      *pool[credKey, *routeCreds]
@@ -68,7 +70,7 @@ type Gateway struct {
 // WithDefaults have completed. It fails as a whole and reports every route
 // it cannot build.
 func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
-	g := &Gateway{log: o.Logger, metrics: o.Metrics, wrap: o.WrapTransport, keys: sigv4.NewKeyCache(), spool: proxy.NewSpoolBudget(0),
+	g := &Gateway{log: o.Logger, metrics: o.Metrics, conns: &proxy.UpstreamConns{}, wrap: o.WrapTransport, keys: sigv4.NewKeyCache(), spool: proxy.NewSpoolBudget(0),
 		transports: newPool[proxy.TransportOptions](func(t *http.Transport) { t.CloseIdleConnections() }),
 		creds: newPool[credKey](func(rc *routeCreds) {
 			if o.Metrics != nil {
@@ -78,6 +80,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	if g.log == nil {
 		g.log = slog.New(slog.DiscardHandler)
 	}
+	o.Metrics.ObserveUpstreamConns(g.conns) // nil-safe
 	g.bg, g.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	gen, err := g.build(ctx, cfg)
 	if err != nil {
@@ -86,7 +89,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 	}
 	g.router = proxy.NewRouter(gen.table, g.proxyOptions())
 	g.gen.Store(gen)
-	g.handler = g.router
+	g.handler = g.withPresign(g.router)
 	for i := len(o.Middleware) - 1; i >= 0; i-- {
 		g.handler = o.Middleware[i](g.handler)
 	}
@@ -95,7 +98,7 @@ func New(ctx context.Context, cfg *config.Config, o Options) (*Gateway, error) {
 }
 
 func (g *Gateway) proxyOptions() proxy.Options {
-	o := proxy.Options{Logger: g.log, Keys: g.keys, SpoolMemory: g.spool}
+	o := proxy.Options{Logger: g.log, Keys: g.keys, SpoolMemory: g.spool, Conns: g.conns}
 	if g.metrics != nil { // a nil *admin.Metrics in the interface would be called
 		o.Metrics = g.metrics
 	}

@@ -24,6 +24,10 @@ type Capture struct {
 	// Presign, when positive, signs in the query (a presigned URL) for this
 	// long, or less: never past the credentials' own expiry.
 	Presign time.Duration
+	// Route, when set, is the only route that may sign: the presign
+	// endpoint names one, and a request the router sends elsewhere is
+	// refused rather than presigned for another upstream.
+	Route string
 
 	signed  *http.Request
 	expires time.Time

@@ -131,3 +131,8 @@ func requestHostName(r *http.Request) (host, port string, ok bool) {
 	}
 	return h, port, true
 }
+
+// HostMatches reports whether host (lower case, no port) is covered by a
+// host rule's pattern: an exact name or "*.suffix", never an IP literal by
+// a wildcard. The forward proxy uses it to decide what to intercept.
+func HostMatches(pattern, host string) bool { return hostMatches(strings.ToLower(pattern), host) }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -46,6 +47,10 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	facts := rt.payloadFacts(out, &cp)
 	capt := captureOf(in.Context())
 	if capt != nil {
+		if capt.Route != "" && capt.Route != rt.Name {
+			closeBody(in)
+			return nil, &PayloadError{Code: "WrongRoute", Msg: fmt.Sprintf("this path is served by route %q, not %q: give a path that route %q serves", rt.Name, capt.Route, capt.Route)}
+		}
 		facts = capt.captureFacts(facts)
 	}
 	plan := planPayload(facts)

@@ -21,13 +21,12 @@ import (
 // and signs again with the real keys (versitygw's).
 
 type fwdEnv struct {
-	s3        *testenv.S3
-	proxyURL  string
-	caFile    string
-	dir       string
-	endpoint  string // what the clients believe they talk to
-	logs      *testenv.LockedBuffer
-	versityGW string
+	s3       *testenv.S3
+	proxyURL string
+	caFile   string
+	dir      string
+	endpoint string // what the clients believe they talk to
+	logs     *testenv.LockedBuffer
 }
 
 func newFwdEnv(t *testing.T) *fwdEnv {

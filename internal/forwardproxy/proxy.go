@@ -13,8 +13,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/net/http2"
 )
 
 // Options assemble a forward proxy.
@@ -169,19 +167,19 @@ func (p *Proxy) intercept(conn net.Conn, host string) {
 		tc.Close()
 		return
 	}
-	h := sameHost(host, p.o.Handler)
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
-		ErrorLog: slog.NewLogLogger(p.o.Logger.Handler(), slog.LevelDebug)}
-	if tc.ConnectionState().NegotiatedProtocol == "h2" {
-		(&http2.Server{IdleTimeout: idleTimeout}).ServeConn(tc, &http2.ServeConnOpts{Handler: h, BaseConfig: srv})
-		return
-	}
+	// http.Server serves the handshaken connection in HTTP/2 when ALPN
+	// chose h2, in HTTP/1.1 with keep-alive otherwise.
+	var protocols http.Protocols
+	protocols.SetHTTP1(true)
+	protocols.SetHTTP2(true)
 	l := &oneConnListener{conn: tc, done: make(chan struct{})}
-	srv.ConnState = func(_ net.Conn, s http.ConnState) {
-		if s == http.StateClosed || s == http.StateHijacked {
-			l.Close()
-		}
-	}
+	srv := &http.Server{Handler: sameHost(host, p.o.Handler), ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout,
+		Protocols: &protocols, ErrorLog: slog.NewLogLogger(p.o.Logger.Handler(), slog.LevelDebug),
+		ConnState: func(_ net.Conn, s http.ConnState) {
+			if s == http.StateClosed || s == http.StateHijacked {
+				l.Close()
+			}
+		}}
 	_ = srv.Serve(l)
 }
 

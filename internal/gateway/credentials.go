@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync/atomic"
+	"time"
 
 	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/config"
@@ -94,6 +95,11 @@ func RouteCredSpec(c config.Credentials, region string) (CredSpec, error) {
 			return CredSpec{}, err
 		}
 	}
+	if ra := c.RolesAnywhere; c.Source == config.SourceRolesAnywhere && ra != nil {
+		spec.Source.RolesAnywhere = &credentials.RolesAnywhereOptions{CertificateFile: ra.CertificateFile, PrivateKeyFile: ra.PrivateKeyFile,
+			IntermediatesFile: ra.IntermediatesFile, TrustAnchorARN: ra.TrustAnchorARN, ProfileARN: ra.ProfileARN, RoleARN: ra.RoleARN,
+			Duration: ra.Duration.D(), Endpoint: ra.Endpoint}
+	}
 	if ar := c.AssumeRole; ar != nil {
 		for _, r := range append([]config.AssumeRole{*ar}, ar.Chain...) {
 			spec.Chain = append(spec.Chain, credentials.AssumeRoleOptions{
@@ -111,10 +117,17 @@ func RouteCredSpec(c config.Credentials, region string) (CredSpec, error) {
 // sorts map keys). The key holds secrets and is never printed.
 type credKey struct {
 	source      credentials.SourceSpec
+	roles       rolesKey
 	chain       string
 	caller      callerKey
 	tokenHeader string
 	returnSTS   bool
+}
+
+// rolesKey is the comparable part of RolesAnywhereOptions.
+type rolesKey struct {
+	cert, key, intermediates, trustAnchor, profile, role, endpoint string
+	duration                                                       time.Duration
 }
 
 // callerKey is the comparable part of CallerWebIdentityOptions.
@@ -129,6 +142,11 @@ type callerKey struct {
 func (s CredSpec) key() (credKey, error) {
 	k := credKey{source: s.Source, tokenHeader: s.TokenHeader, returnSTS: s.ReturnSTSError}
 	k.source.STSMetrics, k.source.Logger = nil, nil
+	if ra := k.source.RolesAnywhere; ra != nil {
+		// The same settings share one cache across reloads.
+		k.roles = rolesKey{ra.CertificateFile, ra.PrivateKeyFile, ra.IntermediatesFile, ra.TrustAnchorARN, ra.ProfileARN, ra.RoleARN, ra.Endpoint, ra.Duration}
+		k.source.RolesAnywhere = nil
+	}
 	if len(s.Chain) > 0 {
 		hops := make([]credentials.AssumeRoleOptions, len(s.Chain))
 		for i, h := range s.Chain {

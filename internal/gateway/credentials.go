@@ -148,10 +148,16 @@ func (s CredSpec) key() (credKey, error) {
 		k.source.RolesAnywhere = nil
 	}
 	if len(s.Chain) > 0 {
-		hops := make([]credentials.AssumeRoleOptions, len(s.Chain))
+		// What a config sets of each hop; the client, logger and metrics
+		// are not part of what makes two chains the same.
+		type hopKey struct {
+			RoleARN, SessionName, ExternalID, SourceIdentity, Region, Endpoint string
+			Duration                                                           time.Duration
+			Tags                                                               map[string]string
+		}
+		hops := make([]hopKey, len(s.Chain))
 		for i, h := range s.Chain {
-			h.HTTPClient, h.Logger, h.STSMetrics = nil, nil, nil // not from a config, and not JSON
-			hops[i] = h
+			hops[i] = hopKey{h.RoleARN, h.SessionName, h.ExternalID, h.SourceIdentity, h.Region, h.Endpoint, h.Duration, h.Tags}
 		}
 		b, err := json.Marshal(hops)
 		if err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
 	"github.com/signway/signway/internal/gateway"
+	"github.com/signway/signway/internal/signcli"
 )
 
 // checkTimeout bounds `credentials check`: the default chain can spend
@@ -148,7 +149,7 @@ func configCredSpec(path, route string) (gateway.CredSpec, error) {
 	if err != nil {
 		return gateway.CredSpec{}, err
 	}
-	r, err := pickRoute(cfg, path, route)
+	r, err := signcli.PickRoute(cfg, path, route)
 	if err != nil {
 		return gateway.CredSpec{}, err
 	}

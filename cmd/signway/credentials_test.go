@@ -265,11 +265,10 @@ func TestCredentialsCheckConfig(t *testing.T) {
 		t.Errorf("per-caller route without a token: err = %v, want it to ask for --token-file", err)
 	}
 
-	var u *usageError
-	if _, err = runCredentialsCheck(t, "--config", cfg); !errors.As(err, &u) || !strings.Contains(err.Error(), "static, chained, per-caller") {
+	if _, err = runCredentialsCheck(t, "--config", cfg); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), "static, chained, per-caller") {
 		t.Errorf("no --route with three routes: err = %v, want a usage error listing them", err)
 	}
-	if _, err = runCredentialsCheck(t, "--config", cfg, "--route", "nope"); !errors.As(err, &u) || !strings.Contains(err.Error(), `no route "nope"`) {
+	if _, err = runCredentialsCheck(t, "--config", cfg, "--route", "nope"); err == nil || exitCode(err) != 2 || !strings.Contains(err.Error(), `no route "nope"`) {
 		t.Errorf("unknown route: err = %v", err)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/signway/signway/internal/config"
+	"github.com/signway/signway/internal/signcli"
 	"io"
 	"os"
 	"os/signal"
@@ -36,7 +38,8 @@ func (e *usageError) Unwrap() error { return e.err }
 
 func exitCode(err error) int {
 	var u *usageError
-	if errors.As(err, &u) {
+	var su *signcli.UsageError
+	if errors.As(err, &u) || errors.As(err, &su) {
 		return 2
 	}
 	return 1
@@ -54,7 +57,7 @@ func commands() []command {
 		{"validate", "validate --config FILE", "check a config file and list every problem with its field and line", runValidate},
 		{"credentials", "credentials check [flags]", "obtain AWS credentials as signway would and say where they came from", runCredentials},
 		{"sign", "sign [flags] URL", "sign one request as the gateway would and print it, or send it", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return runSign(ctx, args, os.Stdin, stdout, stderr)
+			return signcli.Run(ctx, args, os.Stdin, stdout, stderr, signcli.Deps{FromFlags: configFromFlags, PrintFlags: printFlags})
 		}},
 		{"ca", "ca init DIR", "write a CA for the forward proxy's interception (ca.pem, ca-key.pem)", runCA},
 		{"healthcheck", "healthcheck [flags]", "ask a running signway's /readyz, for container health checks", runHealthcheck},
@@ -138,4 +141,14 @@ func versionLine() string {
 		details = append(details, bi.GoVersion)
 	}
 	return strings.TrimSpace("signway " + v + " " + strings.Join(details, ", "))
+}
+
+// configFromFlags is the one-route config the command line makes, for
+// `signway sign` to sign as the gateway would.
+func configFromFlags(args []string) (*config.Config, error) {
+	o, err := parseFlags(args, io.Discard)
+	if err != nil {
+		return nil, err
+	}
+	return o.asConfig()
 }

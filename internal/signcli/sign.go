@@ -1,4 +1,8 @@
-package main
+// Package signcli is `signway sign`, the awscurl of signway: it signs one
+// request exactly as the gateway would (through internal/gateway, with a
+// transport that captures the signed request) and prints it, prints a curl
+// command, or sends it. The command line's dispatch stays in cmd/signway.
+package signcli
 
 import (
 	"bytes"
@@ -44,6 +48,7 @@ func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
 func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 type signOptions struct {
+	deps                    Deps
 	configFile, route       string
 	service, region         string
 	assumeRole, payload     string
@@ -59,8 +64,19 @@ type signOptions struct {
 	signingAlgorithm, regns string
 }
 
-func runSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	so := &signOptions{stdin: stdin, stdout: stdout, stderr: stderr}
+// Deps are what `signway sign` shares with the gateway's own command line,
+// so that a request signed here is signed as the gateway would sign it.
+type Deps struct {
+	// FromFlags builds the one-route config the gateway builds from these
+	// command-line flags (--forward-to, --service, ...), validated.
+	FromFlags func(args []string) (*config.Config, error)
+	// PrintFlags prints a flag set the way the other commands' help does.
+	PrintFlags func(fs *flag.FlagSet, w io.Writer)
+}
+
+// Run is `signway sign ARGS`.
+func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, deps Deps) error {
+	so := &signOptions{stdin: stdin, stdout: stdout, stderr: stderr, deps: deps}
 	fs := flag.NewFlagSet("signway sign", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&so.configFile, "config", "", "config `file` whose route signs the request")
@@ -80,7 +96,7 @@ func runSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 	fs.BoolVar(&so.send, "send", false, "send the signed request and print the response")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, signUsage)
-		printFlags(fs, stderr)
+		deps.PrintFlags(fs, stderr)
 	}
 	// Flags may follow the URL, as with curl.
 	var rest []string
@@ -89,7 +105,7 @@ func runSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &usageError{err}
+			return &UsageError{err}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -97,7 +113,7 @@ func runSign(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		rest, a = append(rest, fs.Arg(0)), fs.Args()[1:]
 	}
 	if err := so.check(rest, fs); err != nil {
-		return &usageError{err}
+		return &UsageError{err}
 	}
 	return so.run(ctx)
 }
@@ -165,7 +181,7 @@ func (so *signOptions) config() (*config.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s:\n%w", so.configFile, err)
 		}
-		rp, err := pickRoute(cfg, so.configFile, so.route)
+		rp, err := PickRoute(cfg, so.configFile, so.route)
 		if err != nil {
 			return nil, err
 		}
@@ -184,11 +200,7 @@ func (so *signOptions) config() (*config.Config, error) {
 		if so.signQuery {
 			args = append(args, "--sign-query")
 		}
-		o, err := parseFlags(args, io.Discard)
-		if err != nil {
-			return nil, err
-		}
-		cfg, err := o.asConfig()
+		cfg, err := so.deps.FromFlags(args)
 		if err != nil {
 			return nil, err
 		}
@@ -199,8 +211,9 @@ func (so *signOptions) config() (*config.Config, error) {
 	return &config.Config{Routes: []config.Route{r}}, nil
 }
 
-// pickRoute finds --route in a config; without --route the only route.
-func pickRoute(cfg *config.Config, path, route string) (*config.Route, error) {
+// PickRoute returns the route named route of the config file at path, or its
+// only route when route is empty; a usage error names the routes otherwise.
+func PickRoute(cfg *config.Config, path, route string) (*config.Route, error) {
 	var names []string
 	for i := range cfg.Routes {
 		r := &cfg.Routes[i]
@@ -210,9 +223,9 @@ func pickRoute(cfg *config.Config, path, route string) (*config.Route, error) {
 		}
 	}
 	if route == "" {
-		return nil, &usageError{fmt.Errorf("%s has %d routes; choose one with --route (%s)", path, len(names), strings.Join(names, ", "))}
+		return nil, &UsageError{fmt.Errorf("%s has %d routes; choose one with --route (%s)", path, len(names), strings.Join(names, ", "))}
 	}
-	return nil, &usageError{fmt.Errorf("%s has no route %q (it has: %s)", path, route, strings.Join(names, ", "))}
+	return nil, &UsageError{fmt.Errorf("%s has no route %q (it has: %s)", path, route, strings.Join(names, ", "))}
 }
 
 func (so *signOptions) body() (io.Reader, int64, error) {
@@ -441,3 +454,9 @@ func printCurl(w, stderr io.Writer, c *signCapture) error {
 
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// UsageError is a mistake on the command line (exit status 2).
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
@@ -111,7 +112,7 @@ func checkExpr(t *testing.T, where, expr string, exported map[string]map[string]
 		selectors++
 		name := vs.Name
 		for _, m := range vs.LabelMatchers {
-			if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
+			if m.Name == model.MetricNameLabel && m.Type == labels.MatchEqual {
 				name = m.Value
 			}
 		}
@@ -121,7 +122,7 @@ func checkExpr(t *testing.T, where, expr string, exported map[string]map[string]
 			return nil
 		}
 		for _, m := range vs.LabelMatchers {
-			if m.Name != labels.MetricName && !have[m.Name] && !targetLabels[m.Name] {
+			if m.Name != model.MetricNameLabel && !have[m.Name] && !targetLabels[m.Name] {
 				t.Errorf("%s: matches %s on label %q, which it does not have (has %v)", where, name, m.Name, keys(have))
 			}
 		}

@@ -19,8 +19,8 @@ type memUpstream struct{ body []byte }
 
 func (m memUpstream) RoundTrip(r *http.Request) (*http.Response, error) {
 	return &http.Response{StatusCode: 200, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
-		Header:        http.Header{"Content-Length": {strconv.Itoa(len(m.body))}},
-		Body:          io.NopCloser(bytes.NewReader(m.body)), ContentLength: int64(len(m.body)), Request: r}, nil
+		Header: http.Header{"Content-Length": {strconv.Itoa(len(m.body))}},
+		Body:   io.NopCloser(bytes.NewReader(m.body)), ContentLength: int64(len(m.body)), Request: r}, nil
 }
 
 // BenchmarkSigningService compares, on one gateway and one route with an
@@ -39,7 +39,9 @@ routes:
     url: https://bucket.s3.us-east-1.amazonaws.com
     credentials: {source: env}
     auth: {methods: [api_key]}
-`), func(k string) (string, bool) { return map[string]string{"BENCH_API_KEY": "bench-api-key-0123456789"}[k], true })
+`), func(k string) (string, bool) {
+		return map[string]string{"BENCH_API_KEY": "bench-api-key-0123456789"}[k], true
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

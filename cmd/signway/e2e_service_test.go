@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -126,5 +129,42 @@ func TestE2EListenerHTTP2Cleartext(t *testing.T) {
 	out, err := exec.CommandContext(context.Background(), curl, "-sS", "--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code} %{size_download}", proxyURL+"/h2c/big.bin").CombinedOutput()
 	if err != nil || string(out) != fmt.Sprintf("2 200 %d", len(body)) {
 		t.Fatalf("curl --http2-prior-knowledge: %v %q", err, out)
+	}
+}
+
+// With --cert/--key the main listener speaks HTTP/2 to a client that offers
+// it by ALPN, streaming both ways.
+func TestE2EListenerHTTP2OverTLS(t *testing.T) {
+	s3 := testenv.Versitygw(t)
+	s3.CreateBucket(t, "h2tls")
+	certFile, keyFile := testenv.WriteCert(t, t.TempDir(), 7)
+	proxyURL, _, _, _, logs := startRunAs(t, s3.AccessKeyID, s3.SecretAccessKey,
+		"--forward-to", s3.Endpoint, "--service", "s3", "--region", s3.Region, "--cert", certFile, "--key", keyFile)
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, ForceAttemptHTTP2: true}}
+	body := bytes.Repeat([]byte("h2 over tls "), 100000)
+	req, _ := http.NewRequest("PUT", proxyURL+"/h2tls/big.bin", io.NopCloser(bytes.NewReader(body)))
+	req.ContentLength = int64(len(body))
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, logs.String())
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+		t.Fatalf("PUT: %d over %s, want 200 over HTTP/2\n%s", resp.StatusCode, resp.Proto, logs.String())
+	}
+	resp, err = client.Get(proxyURL + "/h2tls/big.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.ProtoMajor != 2 || !bytes.Equal(got, body) {
+		t.Fatalf("GET: %s, %d bytes of %d", resp.Proto, len(got), len(body))
 	}
 }

@@ -71,6 +71,9 @@ func bench(ctx context.Context, cfg config) (err error) {
 		if ph.streaming != nil {
 			report += renderStreaming(*ph.streaming)
 		}
+		if ph.checks != nil {
+			report += renderChecks(*ph.checks)
+		}
 	}
 	fmt.Print(report)
 	if cfg.out != "" {
@@ -86,6 +89,7 @@ type phase struct {
 	upstream  upstream
 	results   []*proxyResult
 	streaming *streamingResult
+	checks    *checkResult
 }
 
 // measureAgainst starts an origin of kind u and measures every proxy in
@@ -116,7 +120,17 @@ func measureAgainst(ctx context.Context, cfg config, l launcher, u upstream, tmp
 	if err := measureThroughput(ctx, cfg, l, ph.results); err != nil {
 		return nil, err
 	}
-	if cfg.skipUpload || u.tls {
+	if u.tls {
+		return ph, nil
+	}
+	if !cfg.skipChecks && slices.Contains(cfg.proxies, "signway") {
+		r := measureChecks(ctx, cfg, l, tmp)
+		if errors.Is(r.err, context.Canceled) {
+			return nil, r.err
+		}
+		ph.checks = &r
+	}
+	if cfg.skipUpload {
 		return ph, nil
 	}
 	for _, pr := range ph.results {

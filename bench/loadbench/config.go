@@ -22,6 +22,7 @@ type config struct {
 	wrk         string
 	out         string
 	skipUpload  bool
+	skipChecks  bool
 }
 
 func parseConfig(args []string) (config, error) {
@@ -34,6 +35,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; the proxies alternate within each and medians are reported")
 	fs.Int64Var(&c.uploadSize, "upload-size", 1<<30, "bytes in the PUT whose peak RSS is measured")
 	fs.BoolVar(&c.skipUpload, "skip-upload", false, "skip the peak-RSS upload measurement")
+	fs.BoolVar(&c.skipChecks, "skip-checks", false, "skip the signing-service measurement (HTTP check and gRPC Check against proxying)")
 	proxies := fs.String("proxies", "bare-pooled,signway", "comma-separated proxies to compare, the first is the baseline: bare-pooled (the reference: httputil.ReverseProxy, 1024 idle conns per host, pooled copy buffers), bare (without the buffer pool), signway; repeat one for a control run")
 	upstreams := fs.String("upstreams", "plain,tls-h2,tls-h1", "comma-separated origins to measure against: plain (HTTP), tls-h2 (TLS offering HTTP/2), tls-h1 (TLS, HTTP/1.1 only)")
 	fs.StringVar(&c.signwayBin, "signway-bin", "", "signway binary to use instead of building -signway-pkg")

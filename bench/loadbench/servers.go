@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httputil"
+	_ "net/http/pprof"
 	"net/url"
 	"strconv"
 	"sync"
@@ -66,8 +67,14 @@ func serveBareProxy(args []string) error {
 	target := fs.String("target", "", "origin URL")
 	pooled := fs.Bool("buffer-pool", false, "reuse copy buffers (ReverseProxy.BufferPool) instead of allocating 32 KiB per request")
 	insecure := fs.Bool("insecure", false, "do not verify the origin's TLS certificate (a loopback self-signed one)")
+	pprofAddr := fs.String("pprof", "", "serve /debug/pprof/ on this address, to profile the baseline under the same load as signway (--pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *pprofAddr != "" {
+		// pprof's handlers register on DefaultServeMux; the proxy below
+		// has its own handler, so they are reachable only here.
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }()
 	}
 	u, err := url.Parse(*target)
 	if err != nil || u.Host == "" {

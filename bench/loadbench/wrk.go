@@ -30,12 +30,16 @@ var (
 	rePercentile = regexp.MustCompile(`(?m)^\s*(50|99)%\s+([0-9.]+)(us|ms|s|m)\s*$`)
 )
 
-// runWrk runs wrk against url. wrk is killed with the context.
-func runWrk(ctx context.Context, cfg config, url string, d time.Duration) (wrkResult, error) {
+// runWrk runs wrk against url, sending headers ("Name: value") with each
+// request. wrk is killed with the context.
+func runWrk(ctx context.Context, cfg config, url string, d time.Duration, headers ...string) (wrkResult, error) {
 	secs := int((d + time.Second - 1) / time.Second) // wrk takes whole seconds
-	cmd := exec.CommandContext(ctx, cfg.wrk,
-		"-t"+strconv.Itoa(cfg.threads), "-c"+strconv.Itoa(cfg.connections),
-		"-d"+strconv.Itoa(secs)+"s", "--latency", url)
+	args := []string{"-t" + strconv.Itoa(cfg.threads), "-c" + strconv.Itoa(cfg.connections),
+		"-d" + strconv.Itoa(secs) + "s", "--latency"}
+	for _, h := range headers {
+		args = append(args, "-H", h)
+	}
+	cmd := exec.CommandContext(ctx, cfg.wrk, append(args, url)...)
 	// Dies with the runner even if the runner is killed outright.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	out, err := cmd.CombinedOutput()

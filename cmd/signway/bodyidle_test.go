@@ -14,12 +14,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/testenv"
 )
 
 func TestBodyIdleTimeoutFlag(t *testing.T) {
 	_, err := flagsConfig([]string{"--forward-to", "https://h.example", "-s", "es", "-r", "us-east-1", "--body-idle-timeout", "-1"})
-	var u *usageError
+	var u *cliflag.UsageError
 	if !errors.As(err, &u) || !strings.Contains(err.Error(), "--body-idle-timeout must be 0 (none)") {
 		t.Fatalf("a negative --body-idle-timeout: %v", err)
 	}

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/forwardproxy"
 )
 
@@ -21,13 +21,13 @@ func runCA(_ context.Context, args []string, stdout, _ io.Writer) error {
 			fmt.Fprint(stdout, usage)
 			return nil
 		}
-		return &usageError{errors.New("ca: the only subcommand is init: signway ca init DIR")}
+		return cliflag.Errorf("ca: the only subcommand is init: signway ca init DIR")
 	}
-	if help, err := parse(fs, args[1:], stdout, usage); help || err != nil {
+	if help, err := cliflag.Parse(fs, args[1:], stdout, usage); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return &usageError{errors.New("ca init: give the directory to write the CA to: signway ca init DIR")}
+		return cliflag.Errorf("ca init: give the directory to write the CA to: signway ca init DIR")
 	}
 	certFile, keyFile, err := forwardproxy.InitCA(fs.Arg(0), time.Now())
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/credentials"
 	"github.com/signway/signway/internal/gateway"
@@ -38,7 +39,7 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 		return nil
 	}
 	if len(args) == 0 || args[0] != "check" {
-		return &usageError{errors.New(`"signway credentials" needs a subcommand: check (signway credentials check --help lists its flags)`)}
+		return cliflag.Errorf(`"signway credentials" needs a subcommand: check (signway credentials check --help lists its flags)`)
 	}
 	fs := flag.NewFlagSet("signway credentials check", flag.ContinueOnError)
 	var (
@@ -52,24 +53,24 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&cfgFile, "config", "", "config `file` whose route credentials to check")
 	fs.StringVar(&route, "route", "", "`route` of --config to check (default: the only route)")
 	fs.StringVar(&tokenFile, "token-file", "", "for per-caller web identity: a `file` holding one caller's JWT to exchange")
-	if help, err := parse(fs, args[1:], stdout, credentialsUsage); help || err != nil {
+	if help, err := cliflag.Parse(fs, args[1:], stdout, credentialsUsage); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return cliflag.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var spec gateway.CredSpec
 	switch {
 	case cfgFile != "":
 		if source != "" || profile != "" || assumeRole != "" || region != "" || stsEndpoint != "" {
-			return &usageError{errors.New("--config takes the credentials from the file: leave out --source, --profile, --assume-role, --region and --sts-endpoint")}
+			return cliflag.Errorf("--config takes the credentials from the file: leave out --source, --profile, --assume-role, --region and --sts-endpoint")
 		}
 		var err error
 		if spec, err = configCredSpec(cfgFile, route); err != nil {
 			return err
 		}
 	case route != "":
-		return &usageError{errors.New("--route needs --config")}
+		return cliflag.Errorf("--route needs --config")
 	default:
 		spec = gateway.CredSpec{Source: credentials.SourceSpec{Source: config.CredentialSource(source), Profile: profile, Region: region}}
 		if assumeRole != "" {

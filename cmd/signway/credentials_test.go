@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/credentials"
 	"github.com/signway/signway/internal/gateway"
 	"github.com/signway/signway/internal/testenv"
@@ -160,7 +161,7 @@ func TestCredentialsCheckFailures(t *testing.T) {
 			if err == nil {
 				t.Fatalf("succeeded, want an error:\n%s", out)
 			}
-			var u *usageError
+			var u *cliflag.UsageError
 			if errors.As(err, &u) != tt.usage {
 				t.Errorf("usage error = %v, want %v (%v)", !tt.usage, tt.usage, err)
 			}
@@ -176,7 +177,7 @@ func TestCredentialsCheckFailures(t *testing.T) {
 	}
 
 	var out, errOut bytes.Buffer
-	var u *usageError
+	var u *cliflag.UsageError
 	if err := runCredentials(context.Background(), nil, &out, &errOut); !errors.As(err, &u) || !strings.Contains(err.Error(), "credentials check") || errOut.Len() != 0 {
 		t.Errorf("no subcommand: err = %v, printed %q", err, errOut.String())
 	}

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/demo"
 	"github.com/signway/signway/internal/proxy"
 	"github.com/signway/signway/internal/sigv4"
@@ -21,7 +22,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	listen := fs.String("listen-on", "127.0.0.1:8080", "`address` for the demo's signway listener (a free port is used if it is taken)")
 	once := fs.Bool("once", false, "exit after the scripted requests instead of serving until Ctrl-C")
 	usage := "Usage:\n  signway demo [--once] [--listen-on ADDR]\n\nRuns signway in front of an embedded S3-like upstream that verifies signatures,\nsends a few requests through it and shows what happened.\n\nFlags:\n"
-	if help, err := parse(fs, args, stdout, usage); help || err != nil {
+	if help, err := cliflag.Parse(fs, args, stdout, usage); help || err != nil {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 )
 
@@ -104,13 +105,13 @@ func newFlagSet(o *options) *flag.FlagSet {
 func parseFlags(args []string, stdout io.Writer) (*options, error) {
 	o := &options{set: map[string]bool{}}
 	fs := newFlagSet(o)
-	if help, err := parse(fs, args, stdout, serveUsage+commandList()+"\nFlags:\n"); help || err != nil {
+	if help, err := cliflag.Parse(fs, args, stdout, serveUsage+commandList()+"\nFlags:\n"); help || err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, unknownCommand(fs.Arg(0))
 	}
-	fs.Visit(func(f *flag.Flag) { o.set[longName(fs, f)] = true })
+	fs.Visit(func(f *flag.Flag) { o.set[cliflag.LongName(fs, f)] = true })
 	var errs []error
 	if o.configFile != "" {
 		// The file says how to sign; the route flags would be a second,
@@ -141,26 +142,9 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		errs = append(errs, fmt.Errorf("--log-format %q: use text or json", o.logFormat))
 	}
 	if len(errs) > 0 {
-		return nil, &usageError{errors.Join(errs...)}
+		return nil, &cliflag.UsageError{Err: errors.Join(errs...)}
 	}
 	return o, nil
-}
-
-// parse parses args into fs. Help (-h) goes to stdout with every flag; a
-// mistake is returned once, not printed around the usage.
-func parse(fs *flag.FlagSet, args []string, stdout io.Writer, usage string) (help bool, err error) {
-	fs.SetOutput(io.Discard)
-	fs.Usage = func() {}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprint(stdout, usage)
-			printFlags(fs, stdout)
-			return true, nil
-		}
-		err = errors.New(strings.Replace(err.Error(), ": -", ": --", 1))
-		return false, &usageError{fmt.Errorf("%w (%s --help lists the flags)", err, fs.Name())}
-	}
-	return false, nil
 }
 
 // durationFlag reads a duration in the config's syntax, or a number of
@@ -193,7 +177,7 @@ func (o *options) asConfig() (*config.Config, error) {
 		o.target = u
 		service, region, err := resolveSigning(u.Host, o.service, o.region, envRegion())
 		if err != nil {
-			return nil, &usageError{err}
+			return nil, &cliflag.UsageError{Err: err}
 		}
 		o.service, o.region = service, region
 	}
@@ -239,7 +223,7 @@ func (o *options) asConfig() (*config.Config, error) {
 		errs = append(errs, o.inFlagTerms(err))
 	}
 	if len(errs) > 0 {
-		return nil, &usageError{errors.Join(errs...)}
+		return nil, &cliflag.UsageError{Err: errors.Join(errs...)}
 	}
 	return cfg.WithDefaults(), nil
 }
@@ -296,40 +280,4 @@ func (o *options) inFlagTerms(err error) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func longName(fs *flag.FlagSet, f *flag.Flag) string {
-	if long, ok := strings.CutPrefix(f.Usage, "short for --"); ok && fs.Lookup(long) != nil {
-		return long
-	}
-	return f.Name
-}
-
-// printFlags lists each flag once, in the --long form with its short alias,
-// its argument and its default: flag.PrintDefaults would list every alias as
-// a flag of its own, with one dash.
-func printFlags(fs *flag.FlagSet, w io.Writer) {
-	short := map[string]string{}
-	fs.VisitAll(func(f *flag.Flag) {
-		if long, ok := strings.CutPrefix(f.Usage, "short for --"); ok {
-			short[long] = f.Name
-		}
-	})
-	fs.VisitAll(func(f *flag.Flag) {
-		if strings.HasPrefix(f.Usage, "short for --") {
-			return
-		}
-		name := "--" + f.Name
-		if s, ok := short[f.Name]; ok {
-			name = "-" + s + ", " + name
-		}
-		arg, usage := flag.UnquoteUsage(f)
-		if arg != "" {
-			name += " " + strings.ToUpper(arg)
-		}
-		if f.DefValue != "" && f.DefValue != "false" && f.DefValue != "0" {
-			usage += " (default " + f.DefValue + ")"
-		}
-		fmt.Fprintf(w, "  %-28s %s\n", name, usage)
-	})
 }

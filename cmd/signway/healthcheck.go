@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/signway/signway/internal/cliflag"
 )
 
 // runHealthcheck is `signway healthcheck`: it GETs the utility port's
@@ -22,18 +24,18 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	ready := fs.Bool("ready", false, "ask /readyz (ready to serve: configuration loaded, credentials obtained) instead of /healthz (the process answers)")
 	timeout := fs.Duration("timeout", 3*time.Second, "how long to wait for the answer (`duration`)")
 	usage := "Usage:\n  signway healthcheck [--utility-port ADDR] [--ready] [--timeout D]\n\nExits 0 if signway's utility port answers 200, 1 otherwise.\n\nFlags:\n"
-	if help, err := parse(fs, args, stdout, usage); help || err != nil {
+	if help, err := cliflag.Parse(fs, args, stdout, usage); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
-		return &usageError{fmt.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))}
+		return cliflag.Errorf("healthcheck: unexpected argument %q", fs.Arg(0))
 	}
 	if *timeout <= 0 {
-		return &usageError{fmt.Errorf("healthcheck: --timeout must be positive, got %s", *timeout)}
+		return cliflag.Errorf("healthcheck: --timeout must be positive, got %s", *timeout)
 	}
 	hostport, err := dialAddress(*addr)
 	if err != nil {
-		return &usageError{fmt.Errorf("healthcheck: --utility-port %q: %w", *addr, err)}
+		return cliflag.Errorf("healthcheck: --utility-port %q: %w", *addr, err)
 	}
 	path := "/healthz"
 	if *ready {

@@ -8,6 +8,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/signway/signway/internal/cliflag"
 )
 
 func TestHealthcheck(t *testing.T) {
@@ -60,7 +62,7 @@ func TestHealthcheck(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 				t.Fatalf("err %v, want one containing %q", err, tt.wantErr)
 			}
-			var u *usageError
+			var u *cliflag.UsageError
 			if errors.As(err, &u) != tt.wantUsage {
 				t.Errorf("usage error (exit 2) = %v, want %v", !tt.wantUsage, tt.wantUsage)
 			}

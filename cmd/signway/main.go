@@ -6,14 +6,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/signway/signway/internal/config"
-	"github.com/signway/signway/internal/signcli"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
 	"strings"
 	"syscall"
+
+	"github.com/signway/signway/internal/cliflag"
+	"github.com/signway/signway/internal/config"
+	"github.com/signway/signway/internal/signcli"
 )
 
 // version is set at build time with -ldflags "-X main.version=..."; else
@@ -30,16 +32,9 @@ func main() {
 	}
 }
 
-// usageError is a command line mistake: exit status 2, like the flag package.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
+// exitCode is 2 for a command-line mistake, like the flag package.
 func exitCode(err error) int {
-	var u *usageError
-	var su *signcli.UsageError
-	if errors.As(err, &u) || errors.As(err, &su) {
+	if u := (*cliflag.UsageError)(nil); errors.As(err, &u) {
 		return 2
 	}
 	return 1
@@ -57,7 +52,7 @@ func commands() []command {
 		{"validate", "validate --config FILE", "check a config file and list every problem with its field and line", runValidate},
 		{"credentials", "credentials check [flags]", "obtain AWS credentials as signway would and say where they came from", runCredentials},
 		{"sign", "sign [flags] URL", "sign one request as the gateway would and print it, or send it", func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-			return signcli.Run(ctx, args, os.Stdin, stdout, stderr, signcli.Deps{FromFlags: configFromFlags, PrintFlags: printFlags})
+			return signcli.Run(ctx, args, os.Stdin, stdout, stderr, signcli.Deps{FromFlags: configFromFlags})
 		}},
 		{"ca", "ca init DIR", "write a CA for the forward proxy's interception (ca.pem, ca-key.pem)", runCA},
 		{"healthcheck", "healthcheck [flags]", "ask a running signway's /readyz, for container health checks", runHealthcheck},
@@ -97,7 +92,7 @@ func commandList() string {
 }
 
 func unknownCommand(name string) error {
-	return &usageError{fmt.Errorf("unknown command %q\n%s(signway --help lists the flags)", name, commandList())}
+	return cliflag.Errorf("unknown command %q\n%s(signway --help lists the flags)", name, commandList())
 }
 
 func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -110,7 +105,7 @@ func runHelp(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func runVersion(_ context.Context, args []string, stdout, _ io.Writer) error {
 	if len(args) > 0 {
-		return &usageError{fmt.Errorf("version: unexpected argument %q", args[0])}
+		return cliflag.Errorf("version: unexpected argument %q", args[0])
 	}
 	fmt.Fprintln(stdout, versionLine())
 	return nil

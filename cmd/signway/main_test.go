@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/demo"
 	"github.com/signway/signway/internal/testenv"
@@ -37,7 +38,7 @@ func TestFlagErrorsAreAllReported(t *testing.T) {
 	}
 	_, err = flagsConfig([]string{"-f", "https://h.example", "-s", "es", "-r", "us-east-1", "--payload", "sometimes", "--listen-on", "nowhere",
 		"--connect-timeout", "0", "--signature-lifetime", "700000", "--cert", "c.pem", "--max-body-size", "lots"})
-	var u *usageError
+	var u *cliflag.UsageError
 	if !errors.As(err, &u) {
 		t.Fatalf("want a usage error, got %v", err)
 	}

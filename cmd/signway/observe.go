@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/signway/signway/internal/accesslog"
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/telemetry"
 )
@@ -25,7 +26,7 @@ func observe(ctx context.Context, h http.Handler, o *options, cfg *config.Config
 	}
 	access, closeLog, err := accesslog.Open(dest, o.logFormat, stdout, stderr)
 	if err != nil {
-		return nil, nil, &usageError{err}
+		return nil, nil, &cliflag.UsageError{Err: err}
 	}
 	tr, err := telemetry.FromEnv(ctx, os.Getenv, version)
 	if err != nil {

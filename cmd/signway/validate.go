@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 )
 
@@ -15,20 +16,20 @@ import (
 // as startup does (same expansion, same Validate) and lists every problem
 // with its field path and line, so a file can be fixed in one pass or
 // checked in CI before it is deployed. Problems make it return an error
-// (exit 1); a mistake on its own command line is a usageError (exit 2).
+// (exit 1); a mistake on its own command line is a cliflag.UsageError (exit 2).
 func runValidate(_ context.Context, args []string, stdout, _ io.Writer) error {
 	fs := flag.NewFlagSet("signway validate", flag.ContinueOnError)
 	var path string
 	fs.StringVar(&path, "config", "", "the YAML config `file` to check (required)")
 	usage := "Usage:\n  signway validate --config FILE\n\nChecks a config file and lists every problem with its field and line.\n\nFlags:\n"
-	if help, err := parse(fs, args, stdout, usage); help || err != nil {
+	if help, err := cliflag.Parse(fs, args, stdout, usage); help || err != nil {
 		return err
 	}
 	switch {
 	case fs.NArg() > 0:
-		return &usageError{fmt.Errorf("validate: unexpected argument %q (give the file with --config)", fs.Arg(0))}
+		return cliflag.Errorf("validate: unexpected argument %q (give the file with --config)", fs.Arg(0))
 	case path == "":
-		return &usageError{errors.New("validate: --config FILE is required")}
+		return cliflag.Errorf("validate: --config FILE is required")
 	}
 	cfg, err := config.Load(path, os.LookupEnv)
 	var pe *config.ProblemsError

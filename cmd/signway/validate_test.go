@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/signway/signway/internal/cliflag"
 )
 
 func writeConfig(t *testing.T, body string) string {
@@ -70,7 +72,7 @@ func TestValidateUsage(t *testing.T) {
 	for _, args := range [][]string{{}, {"--config"}, {"--config", "a", "b"}, {"--nope"}} {
 		var out, errb bytes.Buffer
 		err := runValidate(context.Background(), args, &out, &errb)
-		var u *usageError
+		var u *cliflag.UsageError
 		if !errors.As(err, &u) {
 			t.Errorf("%q: got %v, want a usage error", args, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/config"
 	"github.com/signway/signway/internal/gateway"
 	"github.com/signway/signway/internal/sigv4"
@@ -70,8 +71,6 @@ type Deps struct {
 	// FromFlags builds the one-route config the gateway builds from these
 	// command-line flags (--forward-to, --service, ...), validated.
 	FromFlags func(args []string) (*config.Config, error)
-	// PrintFlags prints a flag set the way the other commands' help does.
-	PrintFlags func(fs *flag.FlagSet, w io.Writer)
 }
 
 // Run is `signway sign ARGS`.
@@ -96,7 +95,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.BoolVar(&so.send, "send", false, "send the signed request and print the response")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, signUsage)
-		deps.PrintFlags(fs, stderr)
+		cliflag.Print(fs, stderr)
 	}
 	// Flags may follow the URL, as with curl.
 	var rest []string
@@ -105,7 +104,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			if errors.Is(err, flag.ErrHelp) {
 				return nil
 			}
-			return &UsageError{err}
+			return &cliflag.UsageError{Err: err}
 		}
 		if fs.NArg() == 0 {
 			break
@@ -113,7 +112,7 @@ func Run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		rest, a = append(rest, fs.Arg(0)), fs.Args()[1:]
 	}
 	if err := so.check(rest, fs); err != nil {
-		return &UsageError{err}
+		return &cliflag.UsageError{Err: err}
 	}
 	return so.run(ctx)
 }
@@ -223,9 +222,9 @@ func PickRoute(cfg *config.Config, path, route string) (*config.Route, error) {
 		}
 	}
 	if route == "" {
-		return nil, &UsageError{fmt.Errorf("%s has %d routes; choose one with --route (%s)", path, len(names), strings.Join(names, ", "))}
+		return nil, cliflag.Errorf("%s has %d routes; choose one with --route (%s)", path, len(names), strings.Join(names, ", "))
 	}
-	return nil, &UsageError{fmt.Errorf("%s has no route %q (it has: %s)", path, route, strings.Join(names, ", "))}
+	return nil, cliflag.Errorf("%s has no route %q (it has: %s)", path, route, strings.Join(names, ", "))
 }
 
 func (so *signOptions) body() (io.Reader, int64, error) {
@@ -454,9 +453,3 @@ func printCurl(w, stderr io.Writer, c *signCapture) error {
 
 // shellQuote quotes s for a POSIX shell.
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
-
-// UsageError is a mistake on the command line (exit status 2).
-type UsageError struct{ Err error }
-
-func (e *UsageError) Error() string { return e.Err.Error() }
-func (e *UsageError) Unwrap() error { return e.Err }

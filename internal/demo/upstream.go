@@ -1,7 +1,8 @@
-// Package demo owns signway's self-contained demonstration: a small in-memory
-// object store that checks SigV4 signatures the way S3 does (with
-// internal/sigv4's Verify), so `signway demo` and the tests can show the whole
-// signing path without an AWS account.
+// Package demo owns `signway demo` ([Run]): a small in-memory object store
+// that checks SigV4 signatures the way S3 does (with internal/sigv4's
+// Verify), signway in front of it and the scripted requests through both, so
+// the demo and the tests can show the whole signing path without an AWS
+// account.
 package demo
 
 import (

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
-	"strings"
 	"time"
 
+	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/cliflag"
 )
 
@@ -33,55 +30,14 @@ func runHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	if *timeout <= 0 {
 		return cliflag.Errorf("healthcheck: --timeout must be positive, got %s", *timeout)
 	}
-	hostport, err := dialAddress(*addr)
+	hostport, err := admin.DialAddress(*addr)
 	if err != nil {
 		return cliflag.Errorf("healthcheck: --utility-port %q: %w", *addr, err)
 	}
-	path := "/healthz"
-	if *ready {
-		path = "/readyz"
-	}
-	url := "http://" + hostport + path
-	ctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	// No proxy: HTTP_PROXY set for the gateway's own use must not divert this.
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := client.Do(req)
+	answer, err := admin.Probe(ctx, hostport, *ready, *timeout)
 	if err != nil {
 		return fmt.Errorf("healthcheck: %w", err)
 	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-	text := strings.TrimSpace(string(body))
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("healthcheck: %s answered %s: %s", url, resp.Status, text)
-	}
-	fmt.Fprintf(stdout, "%s: %s\n", url, text)
+	fmt.Fprintln(stdout, answer)
 	return nil
-}
-
-// dialAddress turns a listen address (the --utility-port forms: "9090",
-// ":9090", "0.0.0.0:9090", "[::]:9090") into one to connect to.
-func dialAddress(addr string) (string, error) {
-	if !strings.Contains(addr, ":") {
-		addr = ":" + addr
-	}
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", err
-	}
-	if port == "" {
-		return "", errors.New("no port")
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-		if ip != nil && ip.To4() == nil {
-			host = "::1"
-		}
-	}
-	return net.JoinHostPort(host, port), nil
 }

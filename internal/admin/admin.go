@@ -1,6 +1,6 @@
 // Package admin owns signway's utility port: health (/healthz, /health),
 // readiness (/readyz), Prometheus metrics (/metrics) and, only when asked,
-// pprof (/debug/pprof/).
+// pprof (/debug/pprof/); and [Probe], `signway healthcheck`'s question to it.
 //
 // The proxy's metrics live on a private registry held by [Metrics]; nothing
 // is registered on the prometheus default registry.

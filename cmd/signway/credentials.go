@@ -82,8 +82,8 @@ func runCredentials(ctx context.Context, args []string, stdout, stderr io.Writer
 	return checkCredentials(ctx, spec, tokenFile, stdout)
 }
 
-// checkCredentials obtains credentials as spec describes and prints what
-// it got, or says where to look.
+// checkCredentials is CheckCredentials with the caller token read from
+// tokenFile.
 func checkCredentials(ctx context.Context, spec gateway.CredSpec, tokenFile string, stdout io.Writer) error {
 	var token string
 	if spec.Caller != nil && tokenFile != "" {
@@ -93,54 +93,11 @@ func checkCredentials(ctx context.Context, spec gateway.CredSpec, tokenFile stri
 		}
 		token = strings.TrimSpace(string(b))
 	}
-	lines, got, sourceFailed, err := gateway.Check(ctx, spec, token)
-	switch {
-	case errors.Is(err, gateway.ErrNeedCallerToken):
+	err := gateway.CheckCredentials(ctx, spec, token, stdout)
+	if errors.Is(err, gateway.ErrNeedCallerToken) {
 		return fmt.Errorf("%w; pass --token-file FILE holding a caller's JWT to try the exchange", err)
-	case err != nil && sourceFailed:
-		return fmt.Errorf("%w%s%s", err, missingSecret(spec.Source.Source), hint(spec.Source.Source))
-	case err != nil:
-		return err
 	}
-	printCredentials(stdout, lines, got)
-	return nil
-}
-
-// printCredentials never prints the secret or the session token.
-func printCredentials(w io.Writer, lines [][2]string, c credentials.Credentials) {
-	exp := "never (long-term keys)"
-	switch {
-	case c.CanExpire:
-		exp = fmt.Sprintf("%s (in %s)", c.Expires.UTC().Format(time.RFC3339), time.Until(c.Expires).Round(time.Second))
-	case c.SessionToken != "":
-		// A session token means temporary keys, whatever the source says.
-		exp = "unknown (temporary keys with a session token, but the source gives no expiry)"
-	}
-	lines = append(lines, [2]string{"access key ID", c.AccessKeyID}, [2]string{"expires", exp})
-	for _, l := range lines {
-		fmt.Fprintf(w, "%-14s %s\n", l[0]+":", l[1])
-	}
-}
-
-// hint says where to look when the environment or the default chain gave
-// nothing, the common first-run failures.
-func hint(source config.CredentialSource) string {
-	if source != "" && source != config.SourceDefault {
-		return ""
-	}
-	return "\n(the default chain tried environment variables, the shared config and credentials files, SSO, credential_process, a web identity token file, container credentials and IMDS; see docs/credentials.md)"
-}
-
-// missingSecret names the missing half of environment keys: the SDK only
-// says the pair is incomplete.
-func missingSecret(source config.CredentialSource) string {
-	if source != "" && source != config.SourceDefault && source != config.SourceEnv {
-		return ""
-	}
-	if os.Getenv("AWS_ACCESS_KEY_ID") != "" && os.Getenv("AWS_SECRET_ACCESS_KEY") == "" {
-		return "\nAWS_ACCESS_KEY_ID is set but the secret key is missing: set AWS_SECRET_ACCESS_KEY too"
-	}
-	return ""
+	return err
 }
 
 // configCredSpec is the credentials of a route of the config file at path:

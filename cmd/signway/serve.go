@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +14,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/signway/signway/internal/accesslog"
 	"github.com/signway/signway/internal/admin"
+	"github.com/signway/signway/internal/authz"
+	"github.com/signway/signway/internal/cliflag"
 	"github.com/signway/signway/internal/gateway"
 )
 
@@ -67,11 +69,20 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	defer gw.Close()
 	cfg := gw.Config()
-	handler, stopObserving, err := observe(ctx, gw.Handler(), o, cfg, stdout, stderr, log)
+	dest := o.accessLog
+	if dest == "" {
+		dest = cfg.AccessLog
+	}
+	access, closeLog, err := accesslog.Open(dest, o.logFormat, stdout, stderr)
+	if err != nil {
+		return &cliflag.UsageError{Err: err}
+	}
+	defer closeLog()
+	handler, stopTracing, err := gateway.Observe(ctx, gw.Handler(), access, version, log)
 	if err != nil {
 		return err
 	}
-	defer stopObserving()
+	defer stopTracing()
 	if fp := cfg.ForwardProxy; fp != nil {
 		p, err := gw.ForwardProxy(fp, handler)
 		if err != nil {
@@ -80,12 +91,22 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		defer p.Close() // tunnels are hijacked: the server's shutdown does not end them
 		handler = p
 	}
+	var watcher gateway.Watcher
+	tlsConfig, cert, err := gateway.ListenerTLS(cfg.Listen.TLS, log)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if cert != nil {
+		watcher.Add(cert.Files, cert.Reload)
+		scheme = "https"
+	}
 	// HTTP/2 over TLS by ALPN, and cleartext HTTP/2 with prior knowledge.
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsConfig,
 		Protocols: &protocols, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	ready := func() error { return gw.Ready(context.Background()) }
 	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: ready, Pprof: o.pprof || cfg.Utility.Pprof, Logger: log}),
@@ -100,33 +121,15 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		ln.Close()
 		return fmt.Errorf("listening on the utility address %s: %w", cfg.Utility.Address, err)
 	}
-	side, err := authzServers(cfg.Authz, gw, log)
+	side, err := authz.Listen(cfg.Authz.HTTPAddress, cfg.Authz.GRPCAddress, gw, authz.HTTPOptions{EnvoyPathPrefix: cfg.Authz.EnvoyPathPrefix}, log)
 	if err != nil {
 		ln.Close()
 		uln.Close()
 		return err
 	}
-	var watcher gateway.Watcher
-	scheme := "http"
-	if tc := cfg.Listen.TLS; tc.CertFile != "" {
-		cert, err := gateway.LoadCertificate(tc.CertFile, tc.KeyFile, log)
-		if err != nil {
-			ln.Close()
-			uln.Close()
-			return err
-		}
-		watcher.Add(cert.Files, cert.Reload)
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: cert.GetCertificate}
-		if err := askClientCertificates(srv.TLSConfig, tc.ClientCAFile); err != nil {
-			ln.Close()
-			uln.Close()
-			return err
-		}
-		scheme = "https"
-	}
 	attrs := []any{"addr", ln.Addr().String(), "scheme", scheme, "utility", uln.Addr().String(), "routes", len(cfg.Routes), "hosts", len(cfg.Hosts), "version", version}
 	for _, s := range side {
-		attrs = append(attrs, "also", s.name)
+		attrs = append(attrs, "also", s.Name)
 	}
 	if cfg.ForwardProxy != nil {
 		attrs = append(attrs, "forward_proxy", true)
@@ -160,8 +163,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	for _, s := range side {
 		go func() {
 			defer wg.Done()
-			if err := s.serve(s.ln); err != nil {
-				errc <- fmt.Errorf("serving %s: %w", s.name, err)
+			if err := s.Serve(); err != nil {
+				errc <- fmt.Errorf("serving %s: %w", s.Name, err)
 			}
 		}()
 	}
@@ -198,7 +201,7 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	}
 	util.Shutdown(sctx)
 	for _, s := range side {
-		s.shutdown(sctx)
+		s.Shutdown(sctx)
 	}
 	wg.Wait()
 	log.Info("stopped")

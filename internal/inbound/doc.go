@@ -14,6 +14,9 @@
 // it as they would AWS's own answer. Messages say what was wrong without
 // telling which keys or callers exist, and never contain a secret.
 //
+// On the TLS side, AskClientCertificates makes the listener ask for (and
+// verify) the client certificates that mtls callers present.
+//
 // What must outlive a reload (token buckets, JWKS caches) lives in pools
 // the gateway keeps: Limiters and KeySets.
 package inbound

@@ -1,4 +1,4 @@
-package main
+package inbound
 
 import (
 	"crypto/tls"
@@ -7,11 +7,11 @@ import (
 	"os"
 )
 
-// askClientCertificates makes the listener ask callers for a certificate
+// AskClientCertificates makes the listener of c ask callers for a certificate
 // issued by the CAs in caFile, and verify one when it is given. It is not
 // required at the handshake: routes whose auth accepts mtls refuse a caller
 // without one (with an answer that says so), the others do not care.
-func askClientCertificates(c *tls.Config, caFile string) error {
+func AskClientCertificates(c *tls.Config, caFile string) error {
 	if caFile == "" {
 		return nil
 	}

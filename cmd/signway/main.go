@@ -145,5 +145,5 @@ func configFromFlags(args []string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.asConfig()
+	return o.Config()
 }

@@ -26,7 +26,7 @@ func flagsConfig(args []string) (*config.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	return o.asConfig()
+	return o.Config()
 }
 
 func TestFlagErrorsAreAllReported(t *testing.T) {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"sync"
@@ -33,21 +34,14 @@ func newLogger(o *options, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, ho))
 }
 
-func envRegion() string {
-	if r := os.Getenv("AWS_REGION"); r != "" {
-		return r
-	}
-	return os.Getenv("AWS_DEFAULT_REGION")
-}
-
 // startup builds the gateway from --config, or from the command line as a
 // one-route config.
 func startup(ctx context.Context, o *options, gopts gateway.Options) (*gateway.Gateway, error) {
 	if o.configFile != "" {
-		gopts.Override = o.listeners
+		gopts.Override = o.Listeners
 		return gateway.LoadFile(ctx, o.configFile, gopts)
 	}
-	cfg, err := o.asConfig()
+	cfg, err := o.Config()
 	if err != nil {
 		return nil, err
 	}
@@ -56,10 +50,10 @@ func startup(ctx context.Context, o *options, gopts gateway.Options) (*gateway.G
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	log := newLogger(o, stderr)
-	if o.noVerifySSL {
+	if o.NoVerifySSL {
 		log.Warn("--no-verify-ssl is set: upstream TLS certificates are NOT verified, so anyone on the network path can read and alter signed traffic; use --ca instead")
 	}
-	if o.set["signature-lifetime"] && !o.signQuery {
+	if o.Set["signature-lifetime"] && !o.SignQuery {
 		log.Warn("--signature-lifetime only applies with --sign-query; header signatures are valid for AWS's fixed 15-minute window")
 	}
 	metrics := admin.NewMetrics(version)
@@ -152,7 +146,8 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		}()
 	} else {
 		r := cfg.Routes[0]
-		attrs = append(attrs, "forward_to", o.target.String(), "service", r.Service, "region", r.Region, "payload", string(r.Payload))
+		target, _ := url.Parse(r.URL)
+		attrs = append(attrs, "forward_to", target.String(), "service", r.Service, "region", r.Region, "payload", string(r.Payload))
 	}
 	go watcher.Run(ctx, watchEvery)
 	log.Info("signway listening", attrs...)

@@ -1,12 +1,8 @@
-package main
+package flagconfig
 
 import (
-	"io"
-	"slices"
 	"strings"
 	"testing"
-
-	"github.com/signway/signway/internal/config"
 )
 
 func TestResolveSigning(t *testing.T) {
@@ -34,24 +30,5 @@ func TestResolveSigning(t *testing.T) {
 				t.Fatalf("got %q %q %v, want %q %q", svc, region, err, tt.wantSvc, tt.wantRegion)
 			}
 		})
-	}
-}
-
-// TestMultiRegionAccessPointFlags: --forward-to a Multi-Region Access Point
-// is signed as the same URL in a config file is, SigV4A over every region.
-func TestMultiRegionAccessPointFlags(t *testing.T) {
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	o, err := parseFlags([]string{"--forward-to", "https://mfzwi23gnjvgw.mrap.accesspoint.s3-global.amazonaws.com"}, io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := o.asConfig()
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := cfg.Routes[0].Settings
-	if s.Service != "s3" || s.Signing.Algorithm != config.SigV4A || !slices.Equal(s.Signing.RegionSet, []string{"*"}) {
-		t.Errorf("service %q algorithm %q region set %q, want s3 sigv4a [*]", s.Service, s.Signing.Algorithm, s.Signing.RegionSet)
 	}
 }

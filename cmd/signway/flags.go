@@ -101,7 +101,7 @@ func parseFlags(args []string, stdout io.Writer) (*options, error) {
 		errs = append(errs, errors.New("--forward-to is required (or --config FILE): the URL of the AWS endpoint, e.g. --forward-to https://my-bucket.s3.us-east-1.amazonaws.com"))
 	}
 	// What is not a config setting is checked here; the rest by
-	// config.Validate, through asConfig.
+	// config.Validate, through flagconfig.
 	if d, err := flagconfig.Duration("shutdown-timeout", o.shutdownTimeout, 0); err != nil {
 		errs = append(errs, err)
 	} else if d < 0 {

@@ -25,10 +25,10 @@ var redactedPath = regexp.MustCompile(`^/b/k%20ey\?partNumber=2&X-Amz-Signature=
 func fakeProxy(t *testing.T, sawID *string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		*sawID = r.Header.Get(Header)
-		reqinfo.SetRoute(r.Context(), "s3")
+		reqinfo.From(r.Context()).Route = "s3"
 		reqinfo.SetCaller(r.Context(), "ci-job")
 		_, end := reqinfo.Begin(r.Context(), reqinfo.Upstream, r.Header)
-		end(http.StatusCreated, nil)
+		end.End(http.StatusCreated, nil)
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			t.Error(err)
@@ -124,7 +124,7 @@ func TestHandlerLogsAProtocolSwitch(t *testing.T) {
 		// What ReverseProxy does for a 101: no WriteHeader, the header map
 		// written to the hijacked connection.
 		_, end := reqinfo.Begin(r.Context(), reqinfo.Upstream, r.Header)
-		end(http.StatusSwitchingProtocols, nil)
+		end.End(http.StatusSwitchingProtocols, nil)
 		hdr = w.Header().Clone()
 	}), Options{Logger: slog.New(slog.NewTextHandler(&buf, nil)), NewID: func() string { return "ws-1" }})
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/socket", nil))

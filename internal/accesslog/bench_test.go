@@ -15,9 +15,9 @@ import (
 // IDs only) and on (a JSON line to a discarding writer).
 func BenchmarkHandler(b *testing.B) {
 	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		reqinfo.SetRoute(r.Context(), "s3")
+		reqinfo.From(r.Context()).Route = "s3"
 		_, end := reqinfo.Begin(r.Context(), reqinfo.Upstream, r.Header)
-		end(http.StatusOK, nil)
+		end.End(http.StatusOK, nil)
 		w.Write([]byte("ok"))
 	})
 	b.Run("bare", func(b *testing.B) {

@@ -24,5 +24,5 @@ func NewSigningTransport(rt *Route, base http.RoundTripper, keys *sigv4.KeyCache
 		now = time.Now
 	}
 	return &signingTransport{route: rt, base: base, signer: sigv4.NewSigner(keys), now: now,
-		log: slog.New(slog.DiscardHandler), backoff: retryBackoff}, nil
+		metrics: nopMetrics{}, log: slog.New(slog.DiscardHandler), backoff: retryBackoff}, nil
 }

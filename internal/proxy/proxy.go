@@ -106,7 +106,7 @@ func New(o Options) (*Proxy, error) {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: p.rewrite,
 		Transport: &signingTransport{route: o.Route, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff,
-			base: upstreamTimer{next: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}, route: o.Route.Name, metrics: o.Metrics}},
+			metrics: o.Metrics, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),
@@ -249,12 +249,18 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	p.metrics.InFlightInc()
 	sw := &statusWriter{ResponseWriter: w, s3: p.route.s3}
-	reqinfo.SetRoute(r.Context(), p.route.Name)
-	r = r.WithContext(&timing{Context: r.Context(), signStart: start})
+	// One record for the access log, traces and the signing and upstream
+	// metrics; the gateway's middleware has made it already.
+	info := reqinfo.From(r.Context())
+	if info == nil {
+		info = &reqinfo.Info{}
+		r = r.WithContext(reqinfo.With(r.Context(), info))
+	}
+	info.Route, info.Received = p.route.Name, start
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
 		body = &countingBody{ReadCloser: r.Body}
-		r.Body = body // on the copy WithContext made
+		r.Body = body
 	}
 	defer func() {
 		p.metrics.InFlightDec()

@@ -22,8 +22,9 @@ type signingTransport struct {
 	base   http.RoundTripper
 	signer *sigv4.Signer
 	now    func() time.Time
-	conns  *UpstreamConns
-	log    *slog.Logger
+	conns   *UpstreamConns
+	metrics Metrics
+	log     *slog.Logger
 	// backoff is the wait before retry n (1, 2, ...); retryBackoff unless a
 	// test needs none.
 	backoff func(retry int) time.Duration
@@ -31,9 +32,9 @@ type signingTransport struct {
 
 func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	rt := t.route
-	cctx, endCreds := reqinfo.Begin(in.Context(), reqinfo.Credentials, nil)
+	cctx, credSpan := reqinfo.Begin(in.Context(), reqinfo.Credentials, nil)
 	creds, err := rt.Credentials(cctx)
-	endCreds(0, err)
+	credSpan.End(0, err)
 	if err != nil {
 		closeBody(in)
 		return nil, &CredentialsError{Err: err}
@@ -88,7 +89,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 			}
 		}
 	}
-	_, endSign := reqinfo.Begin(in.Context(), reqinfo.Signing, nil)
+	_, signSpan := reqinfo.Begin(in.Context(), reqinfo.Signing, nil)
 	if plan.body == bodySignedChunks {
 		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
 		if plan.trailer == trailerFramed {
@@ -101,7 +102,7 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	} else {
 		err = t.sign(out, creds, &p, plan.presign, lifetime, t.now())
 	}
-	endSign(0, err)
+	signSpan.End(0, err)
 	if err != nil {
 		closeBody(out)
 		return nil, err
@@ -133,19 +134,26 @@ func (t *signingTransport) sign(out *http.Request, creds sigv4.Credentials, p *s
 // for its response headers. The trace context goes on here, after signing,
 // and is never signed (see sigv4's never-signed headers).
 func (t *signingTransport) send(out *http.Request) (*http.Response, error) {
-	ctx, end := reqinfo.Begin(out.Context(), reqinfo.Upstream, out.Header)
+	ctx, span := reqinfo.Begin(out.Context(), reqinfo.Upstream, out.Header)
 	if ctx != out.Context() {
 		out = out.WithContext(ctx)
+	}
+	if i := reqinfo.From(ctx); i != nil && !i.Received.IsZero() {
+		// Everything since the proxy took the request is signing's. A retry
+		// comes through here again: its wait is not.
+		t.metrics.ObserveSigning(t.route.Name, time.Since(i.Received))
+		i.Received = time.Time{}
 	}
 	resp, err := t.base.RoundTrip(out)
 	status := 0
 	if resp != nil {
 		status = resp.StatusCode
 	}
-	end(status, err)
+	d := span.End(status, err)
 	if err != nil {
 		return nil, payloadErr(err)
 	}
+	t.metrics.ObserveUpstream(t.route.Name, resp.StatusCode, d)
 	t.conns.track(resp)
 	return resp, nil
 }

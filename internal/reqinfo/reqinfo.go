@@ -70,6 +70,10 @@ type Info struct {
 	Tracer Tracer
 	// Now is the clock phases are timed with; time.Now when nil.
 	Now func() time.Time
+	// Received is when the proxy took the request (time.Now, the metrics'
+	// clock): the signing metric runs from it to the upstream call, which
+	// then clears it so that a retry's wait is not counted as signing.
+	Received time.Time
 
 	durations [numPhases]time.Duration
 }
@@ -94,13 +98,6 @@ func SetCaller(ctx context.Context, caller string) {
 	}
 }
 
-// SetRoute records the route that serves the request.
-func SetRoute(ctx context.Context, route string) {
-	if i := From(ctx); i != nil {
-		i.Route = route
-	}
-}
-
 // Duration is the time spent in phase p (summed, should it run twice).
 func (i *Info) Duration(p Phase) time.Duration {
 	if p >= numPhases {
@@ -116,27 +113,44 @@ func (i *Info) now() time.Time {
 	return time.Now()
 }
 
-func nopEnd(int, error) {}
+// Span is one phase of one request being timed; End ends it. A Span is a
+// value so that timing a phase allocates nothing (a closure would, three
+// times per request).
+type Span struct {
+	i       *Info
+	p       Phase
+	start   time.Time
+	spanEnd func(status int, err error) // the tracer's, when tracing
+}
 
-// Begin starts phase p of the request whose context is ctx; the returned
-// func ends it, with the upstream's status for Upstream. The context it
-// returns carries the phase's span, when tracing. Without an Info in ctx it
-// costs nothing and records nothing.
-func Begin(ctx context.Context, p Phase, h http.Header) (context.Context, func(status int, err error)) {
+// Begin starts phase p of the request whose context is ctx. The context it
+// returns carries the phase's span, when tracing. Without an Info in ctx the
+// phase is still timed (for the caller's metrics) but recorded nowhere.
+func Begin(ctx context.Context, p Phase, h http.Header) (context.Context, Span) {
 	i := From(ctx)
 	if i == nil || p >= numPhases {
-		return ctx, nopEnd
+		return ctx, Span{p: numPhases, start: time.Now()}
 	}
-	start := i.now()
-	spanEnd := nopEnd
+	s := Span{i: i, p: p, start: i.now()}
 	if i.Tracer != nil {
-		ctx, spanEnd = i.Tracer.StartPhase(ctx, p, h)
+		ctx, s.spanEnd = i.Tracer.StartPhase(ctx, p, h)
 	}
-	return ctx, func(status int, err error) {
-		i.durations[p] += i.now().Sub(start)
-		if p == Upstream && status != 0 {
-			i.UpstreamStatus = status
-		}
-		spanEnd(status, err)
+	return ctx, s
+}
+
+// End ends the phase, with the upstream's status for Upstream, and returns
+// how long it took.
+func (s Span) End(status int, err error) time.Duration {
+	if s.i == nil {
+		return time.Since(s.start)
 	}
+	d := s.i.now().Sub(s.start)
+	s.i.durations[s.p] += d
+	if s.p == Upstream && status != 0 {
+		s.i.UpstreamStatus = status
+	}
+	if s.spanEnd != nil {
+		s.spanEnd(status, err)
+	}
+	return d
 }

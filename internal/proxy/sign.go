@@ -18,10 +18,10 @@ import (
 // transport. Signing at send time keeps X-Amz-Date fresh however long the
 // request waited, and a clone keeps the RoundTripper contract.
 type signingTransport struct {
-	route  *Route
-	base   http.RoundTripper
-	signer *sigv4.Signer
-	now    func() time.Time
+	route   *Route
+	base    http.RoundTripper
+	signer  *sigv4.Signer
+	now     func() time.Time
 	conns   *UpstreamConns
 	metrics Metrics
 	log     *slog.Logger

@@ -199,9 +199,9 @@ type RateLimits struct {
 }
 
 var (
-	callerIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$`)
-	accessKeyIDRe   = regexp.MustCompile(`^[A-Z0-9]{16,128}$`)
-	sha256Hex       = regexp.MustCompile(`^[0-9a-fA-F]{64}$`)
+	callerIDPattern = bounded{re: regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@:-]*$`), min: 1, max: 128}
+	accessKeyIDRe   = bounded{re: regexp.MustCompile(`^[A-Z0-9]+$`), min: 16, max: 128}
+	sha256Hex       = bounded{re: regexp.MustCompile(`^[0-9a-fA-F]+$`), min: 64, max: 64}
 	apiKeyType      = reflect.TypeFor[APIKey]()
 )
 

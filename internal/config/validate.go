@@ -65,12 +65,12 @@ var (
 	regionPattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
 	regionSetItem    = regexp.MustCompile(`^[a-z0-9*][a-z0-9*-]*$`)
 	rolesAnywhereARN = regexp.MustCompile(`^arn:aws[a-z-]*:rolesanywhere:([a-z0-9-]+):[0-9]{12}:(trust-anchor|profile)/[A-Za-z0-9-]+$`)
-	roleARN          = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\w+=,.@/-]{1,512}$`)
+	roleARN          = bounded{re: regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/([\w+=,.@/-]+)$`), min: 1, max: 512, lastGroup: true}
 	accountID        = regexp.MustCompile(`^[0-9]{12}$`)
-	roleName         = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	sessionName      = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	roleName         = bounded{re: regexp.MustCompile(`^[\w+=,.@-]+$`), min: 1, max: 64}
+	sessionName      = bounded{re: regexp.MustCompile(`^[\w+=,.@-]+$`), min: 2, max: 64}
 	externalID       = regexp.MustCompile(`^[\w+=,.@:/-]+$`) // 2-1224: checked apart, RE2 repeats stop at 1000
-	tagKey           = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]{1,128}$`)
+	tagKey           = bounded{re: regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+@-]+$`), min: 1, max: 128, runes: true}
 	headerToken      = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 	httpMethods      = []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"}
 	// reservedHeaders are set by signing or by the transport; adding them
@@ -474,7 +474,7 @@ func (v *validator) webIdentity(p string, w *WebIdentity) {
 	v.sts(p, w.STSRegion, w.STSEndpoint)
 }
 
-func (v *validator) pattern(field, val string, re *regexp.Regexp, want string) {
+func (v *validator) pattern(field, val string, re matcher, want string) {
 	if val != "" && !re.MatchString(val) {
 		v.add(field, "%q is not valid: %s", val, want)
 	}

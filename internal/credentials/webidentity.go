@@ -122,7 +122,9 @@ type refusal struct {
 
 var (
 	accountIDRe = regexp.MustCompile(`^[0-9]{12}$`)
-	roleNameRe  = regexp.MustCompile(`^[\w+=,.@/-]{1,512}$`)
+	// 1 to 512 of these, the length checked apart: a counted repetition
+	// would be compiled as 512 copies, megabytes at every start.
+	roleNameRe = regexp.MustCompile(`^[\w+=,.@/-]+$`)
 )
 
 // NewCallerWebIdentity checks opts and prepares the STS client; it makes no
@@ -191,7 +193,7 @@ func callerRoleARN(opts CallerWebIdentityOptions) (string, error) {
 	if !accountIDRe.MatchString(opts.AccountID) {
 		return "", fmt.Errorf("account ID %q is not 12 digits (or give the role ARN)", opts.AccountID)
 	}
-	if !roleNameRe.MatchString(opts.RoleName) {
+	if !roleNameRe.MatchString(opts.RoleName) || len(opts.RoleName) > 512 {
 		return "", fmt.Errorf("role name %q is empty or has characters IAM does not allow", opts.RoleName)
 	}
 	partition := "aws"

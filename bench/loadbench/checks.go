@@ -2,18 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
+	"syscall"
 	"time"
-
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // Signing as a service (issue 10): one signway, one route, answering the
@@ -40,11 +35,6 @@ type checkResult struct {
 	samples []checkSample
 	err     error
 }
-
-// grpcConns is how many HTTP/2 connections the gRPC driver spreads its
-// callers over: Envoy keeps a few to an ext_authz cluster, not one per
-// request.
-const grpcConns = 2
 
 // measureChecks starts signway with a config that opens both authz
 // listeners in front of the plain origin, and measures each form per round.
@@ -80,11 +70,10 @@ routes:
 	}
 	defer sw.stop()
 
-	driver, err := newCheckDriver(grpcAuthz, listen)
+	driver, err := buildCheckload(ctx, tmp)
 	if err != nil {
 		return checkResult{err: err}
 	}
-	defer driver.close()
 
 	const object = "/loadbench-bucket/object-1k"
 	run := func(form string, d time.Duration) (requests, failed int64, rate float64, err error) {
@@ -97,7 +86,7 @@ routes:
 				"X-Forwarded-Method: GET", "X-Forwarded-Uri: "+object, "X-Forwarded-Host: "+listen)
 			return w.requests, w.non2xx, w.reqPerSec, err
 		default:
-			return driver.run(ctx, cfg.connections, d)
+			return runCheckload(ctx, driver, grpcAuthz, listen, cfg.connections, d)
 		}
 	}
 	var res checkResult
@@ -135,84 +124,6 @@ routes:
 	return res
 }
 
-// checkDriver calls Check as Envoy would, from many goroutines over a few
-// connections.
-type checkDriver struct {
-	conns   []*grpc.ClientConn
-	clients []authv3.AuthorizationClient
-	req     *authv3.CheckRequest
-}
-
-func newCheckDriver(addr, host string) (*checkDriver, error) {
-	d := &checkDriver{req: &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Source: &authv3.AttributeContext_Peer{Address: &corev3.Address{Address: &corev3.Address_SocketAddress{
-			SocketAddress: &corev3.SocketAddress{Address: "127.0.0.1", PortSpecifier: &corev3.SocketAddress_PortValue{PortValue: 40000}}}}},
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: "1", Method: "GET", Path: "/loadbench-bucket/object-1k", Host: host, Scheme: "http", Protocol: "HTTP/1.1",
-			Headers: map[string]string{":authority": host, ":method": "GET", ":path": "/loadbench-bucket/object-1k",
-				"user-agent": "loadbench", "accept": "*/*"},
-		}},
-	}}}
-	for range grpcConns {
-		c, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-		if err != nil {
-			d.close()
-			return nil, fmt.Errorf("gRPC client for %s: %w", addr, err)
-		}
-		d.conns = append(d.conns, c)
-		d.clients = append(d.clients, authv3.NewAuthorizationClient(c))
-	}
-	return d, nil
-}
-
-// run calls Check from callers goroutines for d and returns the calls
-// answered OK, those that were not, and the rate.
-func (d *checkDriver) run(ctx context.Context, callers int, dur time.Duration) (ok, failed int64, rate float64, err error) {
-	ctx, cancel := context.WithTimeout(ctx, dur)
-	defer cancel()
-	var nOK, nFailed atomic.Int64
-	var firstErr atomic.Value
-	var wg sync.WaitGroup
-	start := time.Now()
-	for i := range callers {
-		client := d.clients[i%len(d.clients)]
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ctx.Err() == nil {
-				resp, err := client.Check(ctx, d.req)
-				switch {
-				case ctx.Err() != nil:
-					return
-				case err != nil:
-					firstErr.CompareAndSwap(nil, err)
-					nFailed.Add(1)
-				case resp.GetOkResponse() == nil:
-					firstErr.CompareAndSwap(nil, fmt.Errorf("Check denied: %s", strings.TrimSpace(resp.GetDeniedResponse().GetBody())))
-					nFailed.Add(1)
-				default:
-					nOK.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if e, _ := firstErr.Load().(error); e != nil && nOK.Load() == 0 {
-		return 0, nFailed.Load(), 0, e
-	}
-	if errors.Is(context.Cause(ctx), context.Canceled) {
-		return 0, 0, 0, context.Canceled
-	}
-	return nOK.Load(), nFailed.Load(), float64(nOK.Load()) / elapsed.Seconds(), nil
-}
-
-func (d *checkDriver) close() {
-	for _, c := range d.conns {
-		c.Close()
-	}
-}
-
 // renderChecks reports each form's median rate and signway CPU per request,
 // as a ratio to proxying the same GET (issue 10's goal: at most 1.3x).
 func renderChecks(r checkResult) string {
@@ -241,4 +152,35 @@ func renderChecks(r checkResult) string {
 		fmt.Fprintf(&b, "| %s | %.0f | %.1f | %s | %d |\n", form, median(rates), cpu[form], ratio, failed)
 	}
 	return b.String()
+}
+
+// buildCheckload builds the gRPC load driver (bench/checkload) into dir. It
+// is a program of its own so that gRPC and Envoy's types stay out of this
+// binary, which also serves the bare proxy whose memory is measured.
+func buildCheckload(ctx context.Context, dir string) (string, error) {
+	bin := dir + "/checkload"
+	out, err := exec.CommandContext(ctx, "go", "build", "-o", bin, "./bench/checkload").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("building bench/checkload (run from the repository root): %w\n%s", err, out)
+	}
+	return bin, nil
+}
+
+// runCheckload drives Check for d and returns what the driver counted.
+func runCheckload(ctx context.Context, bin, addr, host string, callers int, d time.Duration) (ok, failed int64, rate float64, err error) {
+	cmd := exec.CommandContext(ctx, bin, "-addr", addr, "-host", host, "-callers", strconv.Itoa(callers), "-duration", d.String())
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("checkload: %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	if msg := strings.TrimSpace(stderr.String()); msg != "" {
+		logf("%s", msg) // calls that failed, and why
+	}
+	if _, err := fmt.Sscanf(string(out), "ok %d failed %d rate %g", &ok, &failed, &rate); err != nil {
+		return 0, 0, 0, fmt.Errorf("checkload printed %q: %w", out, err)
+	}
+	return ok, failed, rate, nil
 }

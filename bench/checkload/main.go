@@ -83,7 +83,7 @@ func run(args []string) error {
 					firstErr.CompareAndSwap(nil, err)
 					failed.Add(1)
 				case resp.GetOkResponse() == nil:
-					firstErr.CompareAndSwap(nil, fmt.Errorf("Check denied: %s", strings.TrimSpace(resp.GetDeniedResponse().GetBody())))
+					firstErr.CompareAndSwap(nil, fmt.Errorf("the Check was denied: %s", strings.TrimSpace(resp.GetDeniedResponse().GetBody())))
 					failed.Add(1)
 				default:
 					ok.Add(1)

@@ -110,8 +110,7 @@ func (g *Gateway) spec(ctx context.Context, gen *generation, name string, s conf
 	if len(s.Headers.Unsigned) > 0 || len(s.Headers.SignedOnly) > 0 {
 		route.Headers = sigv4.NewHeaderPolicy(s.Headers.SignedOnly, s.Headers.Unsigned)
 	}
-	route.ResponseTimeout = s.Timeouts.Response.D()
-	to := proxy.TransportOptions{ConnectTimeout: s.Timeouts.Connect.D(),
+	to := proxy.TransportOptions{ConnectTimeout: s.Timeouts.Connect.D(), ResponseTimeout: s.Timeouts.Response.D(),
 		CAFile: s.UpstreamTLS.CAFile, InsecureSkipVerify: s.UpstreamTLS.InsecureSkipVerify, Conns: g.conns}
 	tr, err := g.transports.acquire(to, func() (*http.Transport, error) { return proxy.NewTransport(to) })
 	if err != nil {

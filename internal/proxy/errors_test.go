@@ -75,9 +75,7 @@ func proxyTo(t *testing.T, target string, service string, to TransportOptions, c
 		t.Fatal(err)
 	}
 	m := &recordingMetrics{}
-	// The upstream of the slow case answers after 5 s at best.
-	p, err := New(Options{Route: &Route{Name: "t", Target: u, Service: service, Region: "us-east-1", Credentials: creds,
-		ResponseTimeout: 200 * time.Millisecond}, Transport: tr, Metrics: m})
+	p, err := New(Options{Route: &Route{Name: "t", Target: u, Service: service, Region: "us-east-1", Credentials: creds}, Transport: tr, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,7 +118,7 @@ func TestFailuresAreMappedAndExplained(t *testing.T) {
 		wantKind   string
 	}{
 		{"upstream refuses connections", closedPort(t), "es", TransportOptions{}, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},
-		{"upstream too slow", slow.URL, "es", TransportOptions{}, nil, "/", 504, "UpstreamTimeout", "did not answer in time", "timeout"},
+		{"upstream too slow", slow.URL, "es", TransportOptions{ResponseTimeout: 200 * time.Millisecond}, nil, "/", 504, "UpstreamTimeout", "did not answer in time", "timeout"},
 		{"no credentials", slow.URL, "es", TransportOptions{}, noCreds, "/", 503, "CredentialsUnavailable", "assume role", ""},
 		{"unsignable query", slow.URL, "s3", TransportOptions{}, nil, "/b/k?x=%zz", 400, "MalformedRequest", "percent-escape", ""},
 		{"unresolvable host", "http://signway-test.invalid", "es", TransportOptions{}, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},

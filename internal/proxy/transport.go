@@ -16,6 +16,9 @@ import (
 type TransportOptions struct {
 	// ConnectTimeout bounds dialling and the TLS handshake.
 	ConnectTimeout time.Duration
+	// ResponseTimeout bounds the wait for response headers once the request,
+	// body included, has been sent, per request.
+	ResponseTimeout time.Duration
 	// CAFile is a PEM bundle of extra roots for upstream TLS.
 	CAFile string
 	// InsecureSkipVerify disables upstream certificate checks.
@@ -66,6 +69,7 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 		MaxIdleConns:          0, // no global cap; the per-host cap bounds it
 		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
 		IdleConnTimeout:       90 * time.Second,
+		ResponseHeaderTimeout: o.ResponseTimeout,
 		ExpectContinueTimeout: time.Second,
 		// A proxy passes bodies through: letting the transport ask for gzip
 		// and decompress would change what the caller receives.

@@ -61,14 +61,14 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 	}
 	dial = earlyAnswerDialer(dial) // outermost: httptrace reports this conn
 	return &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           dial,
-		TLSClientConfig:       tlsConf,
-		TLSHandshakeTimeout:   o.ConnectTimeout,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          0, // no global cap; the per-host cap bounds it
-		MaxIdleConnsPerHost:   o.MaxIdleConnsPerHost,
-		IdleConnTimeout:       90 * time.Second,
+		Proxy:               http.ProxyFromEnvironment,
+		DialContext:         dial,
+		TLSClientConfig:     tlsConf,
+		TLSHandshakeTimeout: o.ConnectTimeout,
+		ForceAttemptHTTP2:   true,
+		MaxIdleConns:        0, // no global cap; the per-host cap bounds it
+		MaxIdleConnsPerHost: o.MaxIdleConnsPerHost,
+		IdleConnTimeout:     90 * time.Second,
 		// "none" arrives negative, which Go's HTTP/2 client takes as a
 		// deadline already passed: every request would fail.
 		ResponseHeaderTimeout: max(o.ResponseTimeout, 0),

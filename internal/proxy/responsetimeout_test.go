@@ -24,7 +24,7 @@ func TestResponseTimeout(t *testing.T) {
 			n, _ := io.Copy(io.Discard, r.Body)
 			if r.URL.Path == "/slow" {
 				select {
-				case <-time.After(600 * time.Millisecond):
+				case <-time.After(2500 * time.Millisecond):
 				case <-r.Context().Done():
 					return
 				}
@@ -49,7 +49,9 @@ func TestResponseTimeout(t *testing.T) {
 			t.Cleanup(s.Close)
 			return s
 		}
-		short, none := proxyWith(200*time.Millisecond), proxyWith(-1)
+		// Margins wide enough for a loaded CI machine: the fast answers come
+		// in milliseconds, the slow one 2.5 s after the request.
+		short, none := proxyWith(time.Second), proxyWith(-1)
 
 		for _, tc := range []struct {
 			name       string
@@ -64,7 +66,7 @@ func TestResponseTimeout(t *testing.T) {
 			{"in time", short, http.MethodGet, "/fast", nil, http.StatusOK, ""},
 			{"none waits", none, http.MethodGet, "/slow", nil, http.StatusOK, ""},
 			{"none, at once", none, http.MethodGet, "/fast", nil, http.StatusOK, ""},
-			{"a slow body is not the upstream's time", short, http.MethodPut, "/fast", &slowBody{parts: 4, pause: 150 * time.Millisecond}, http.StatusOK, ""},
+			{"a slow body is not the upstream's time", short, http.MethodPut, "/fast", &slowBody{parts: 5, pause: 300 * time.Millisecond}, http.StatusOK, ""},
 		} {
 			t.Run(proto+"/"+tc.name, func(t *testing.T) {
 				resp, body := do(t, newRequest(t, tc.method, tc.server.URL+tc.path, tc.body))

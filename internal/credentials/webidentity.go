@@ -381,11 +381,16 @@ func (w *CallerWebIdentity) fetch(ctx context.Context, t callerToken) (Credentia
 	// The token's exp needs no margin: it only says when this caller stops
 	// being trusted, while the credentials must outlast the request they sign.
 	until := c.Expires.Add(-w.before / 2)
-	if !t.exp.IsZero() && t.exp.Before(until) {
+	tokenBound := !t.exp.IsZero() && t.exp.Before(until)
+	if tokenBound {
 		until = t.exp
 	}
 	refreshAt := c.Expires.Add(-w.before - w.jitter(w.before/4))
-	if !refreshAt.Before(until) || refreshAt.Before(now) {
+	switch {
+	case tokenBound:
+		// New credentials would end at the token's exp too: no refresh.
+		refreshAt = until
+	case !refreshAt.Before(until) || refreshAt.Before(now):
 		refreshAt = now.Add(until.Sub(now) / 2)
 	}
 	if until.After(now) {

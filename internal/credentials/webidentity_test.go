@@ -142,6 +142,9 @@ func TestCallerWebIdentityCredentialsMoto(t *testing.T) {
 		if got := retrieve(t, w, tok); got != first {
 			t.Errorf("before the token's exp: got %s, want the cached %s", got.AccessKeyID, first.AccessKeyID)
 		}
+		// New credentials would end at the token's exp too: nothing is
+		// refreshed in the background (wait for any that was started).
+		w.wait()
 		clock.Advance(2 * time.Minute)
 		_, err := w.Retrieve(ctx, tok)
 		var te *TokenError

@@ -18,18 +18,38 @@ import (
 // 2-core machine running the race detector.
 const startTimeout = 60 * time.Second
 
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-// The kernel picks it, so parallel tests don't collide; the small window
-// between closing and reuse is acceptable for tests.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago and
+// that FreePort has not returned before in this process. The kernel picks
+// it, so parallel tests don't collide; it may pick a port it just gave out
+// again once that one is closed, and a test that asks for two ports before
+// listening on either (a config with two addresses) then got the same one
+// twice. The small window between closing and reuse by another process is
+// acceptable for tests.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("testenv: finding a free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: finding a free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		givenMu.Lock()
+		seen := given[port]
+		given[port] = true
+		givenMu.Unlock()
+		if !seen {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("testenv: the kernel offered only ports already given out")
+	return 0
 }
+
+var (
+	givenMu sync.Mutex
+	given   = map[int]bool{}
+)
 
 // Process is a component started by StartProcess.
 type Process struct {

@@ -252,13 +252,19 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// One record for the access log, traces and the signing and upstream
 	// metrics; the gateway's middleware has made it already.
 	info := reqinfo.From(r.Context())
+	copied := false
 	if info == nil {
 		info = &reqinfo.Info{}
-		r = r.WithContext(reqinfo.With(r.Context(), info))
+		r, copied = r.WithContext(reqinfo.With(r.Context(), info)), true
 	}
 	info.Route, info.Received = p.route.Name, start
 	var body *countingBody
 	if r.Body != nil && r.Body != http.NoBody {
+		if !copied {
+			// The body is wrapped (here and to watch it idle) on a copy: a
+			// handler must not modify the Request it was given.
+			r = r.WithContext(r.Context())
+		}
 		body = &countingBody{ReadCloser: r.Body}
 		r.Body = body
 	}

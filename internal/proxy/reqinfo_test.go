@@ -124,3 +124,31 @@ func TestNoDebugLineWithoutDebug(t *testing.T) {
 		t.Fatalf("debug is off but the signing was logged:\n%s", logs.String())
 	}
 }
+
+// A handler must not modify the Request it was given: with the record
+// already in the context (the gateway's case), the proxy wraps the body on
+// a copy of the caller's request, never on the request itself.
+func TestProxyLeavesTheCallersRequestAlone(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer up.Close()
+	p, err := New(Options{Route: &Route{Name: "t", Target: mustURL(t, up.URL), Service: "execute-api", Region: "us-east-1",
+		Credentials: staticCreds}, Transport: http.DefaultTransport})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, withInfo := range []bool{false, true} {
+		req := httptest.NewRequest(http.MethodPut, "http://signway.local/x", strings.NewReader("body"))
+		if withInfo {
+			req = req.WithContext(reqinfo.With(req.Context(), &reqinfo.Info{}))
+		}
+		body := req.Body
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			t.Fatalf("record in context %v: status %d: %s", withInfo, w.Code, w.Body)
+		}
+		if req.Body != body {
+			t.Errorf("record in context %v: the caller's request has another body: %T", withInfo, req.Body)
+		}
+	}
+}

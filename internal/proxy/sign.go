@@ -138,7 +138,7 @@ func (t *signingTransport) send(out *http.Request) (*http.Response, error) {
 	if ctx != out.Context() {
 		out = out.WithContext(ctx)
 	}
-	if i := reqinfo.From(ctx); i != nil && !i.Received.IsZero() {
+	if i := span.Info(); i != nil && !i.Received.IsZero() {
 		// Everything since the proxy took the request is signing's. A retry
 		// comes through here again: its wait is not.
 		t.metrics.ObserveSigning(t.route.Name, time.Since(i.Received))

@@ -138,6 +138,10 @@ func Begin(ctx context.Context, p Phase, h http.Header) (context.Context, Span) 
 	return ctx, s
 }
 
+// Info is the record the phase is timed into; nil when the context had
+// none.
+func (s Span) Info() *Info { return s.i }
+
 // End ends the phase, with the upstream's status for Upstream, and returns
 // how long it took.
 func (s Span) End(status int, err error) time.Duration {

@@ -8,9 +8,9 @@
 package accesslog
 
 import (
-	"crypto/rand"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -44,30 +44,38 @@ func Handler(next http.Handler, o Options) http.Handler {
 		o.Now = time.Now
 	}
 	if o.NewID == nil {
-		o.NewID = rand.Text
+		o.NewID = NewID
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Everything this middleware keeps per request is one allocation.
+		st := &state{}
 		start := o.Now()
 		id := r.Header.Get(Header)
 		if !usableID(id) {
 			id = o.NewID()
 		}
-		r.Header.Set(Header, id)
+		// The request and the response share one value slice: capped at
+		// one, so an Add on either map copies it rather than spill.
+		ids := []string{id}
+		if v := r.Header[Header]; len(v) != 1 || v[0] != id {
+			r.Header[Header] = ids
+		}
 		info := reqinfo.From(r.Context())
 		if info == nil {
-			info = &reqinfo.Info{Now: o.Now}
+			st.info.Now = o.Now
+			info = &st.info
 			r = r.WithContext(reqinfo.With(r.Context(), info))
 		}
 		info.ID = id
-		var in *countingBody
 		if r.Body != nil && r.Body != http.NoBody {
-			in = &countingBody{ReadCloser: r.Body}
-			r.Body = in
+			st.in.ReadCloser = r.Body
+			r.Body = &st.in
 		}
-		rw := &responseWriter{ResponseWriter: w, id: id}
+		rw := &st.rw
+		rw.ResponseWriter, rw.ids = w, ids
 		// Set now too: a protocol switch (WebSocket) hijacks the connection
 		// and writes this header map without calling WriteHeader.
-		w.Header().Set(Header, id)
+		w.Header()[Header] = ids
 		next.ServeHTTP(rw, r)
 		info.Status = rw.code()
 		if rw.status == 0 && info.UpstreamStatus == http.StatusSwitchingProtocols {
@@ -76,12 +84,32 @@ func Handler(next http.Handler, o Options) http.Handler {
 		if o.Logger == nil {
 			return
 		}
-		var bytesIn int64
-		if in != nil {
-			bytesIn = in.n.Load()
-		}
-		o.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs(r, info, rw, bytesIn, o.Now().Sub(start))...)
+		o.Logger.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs(r, info, rw, st.in.n.Load(), o.Now().Sub(start))...)
 	})
+}
+
+// state is what Handler keeps for one request, allocated together.
+type state struct {
+	info reqinfo.Info // unless tracing made one already
+	rw   responseWriter
+	in   countingBody // when the request has a body
+}
+
+// NewID returns a new request ID: 26 characters of RFC 4648 base32, like
+// crypto/rand.Text, holding 128 random bits. An ID names a request in logs
+// and needs to be unique, not secret, so it comes from math/rand/v2's
+// generator (seeded by the runtime from the OS), a fraction of what
+// crypto/rand costs per request.
+func NewID() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	var b [26]byte
+	hi, lo := rand.Uint64(), rand.Uint64()
+	for i := range b {
+		b[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(b[:])
 }
 
 func attrs(r *http.Request, info *reqinfo.Info, rw *responseWriter, bytesIn int64, total time.Duration) []slog.Attr {
@@ -160,14 +188,18 @@ func (b *countingBody) Read(p []byte) (int, error) {
 // the rest of http.ResponseController working through it.
 type responseWriter struct {
 	http.ResponseWriter
-	id     string
+	ids    []string // the request ID, as the header's value
 	status int
 	n      int64
 }
 
 func (w *responseWriter) WriteHeader(code int) {
 	if w.status == 0 {
-		w.ResponseWriter.Header().Set(Header, w.id)
+		// The upstream's headers were added to the map: one of its own
+		// would sit beside (or, if the handler set it, instead of) ours.
+		if h := w.ResponseWriter.Header(); len(h[Header]) != 1 || h[Header][0] != w.ids[0] {
+			h[Header] = w.ids
+		}
 		if code >= 200 {
 			w.status = code
 		}

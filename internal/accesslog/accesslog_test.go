@@ -205,3 +205,36 @@ func ExamplePath() {
 	fmt.Println(Path(r))
 	// Output: /bucket/report.pdf?X-Amz-Credential=<redacted 7a898e50>%2F20260101%2Fus-east-1%2Fs3%2Faws4_request&X-Amz-Signature=<redacted 64eab070>&versionId=7
 }
+
+// TestNewID: generated IDs look like crypto/rand.Text's (26 base32
+// characters, which usableID accepts), never repeat, and every position
+// varies, so no bit of the 128 is lost to the encoding.
+func TestNewID(t *testing.T) {
+	seen := map[string]bool{}
+	var perPos [26]map[byte]bool
+	for i := range perPos {
+		perPos[i] = map[byte]bool{}
+	}
+	for range 2000 {
+		id := NewID()
+		if len(id) != 26 || strings.Trim(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") != "" || !usableID(id) {
+			t.Fatalf("NewID() = %q, want 26 characters of base32", id)
+		}
+		if seen[id] {
+			t.Fatalf("NewID() repeated %q", id)
+		}
+		seen[id] = true
+		for i := range len(id) {
+			perPos[i][id[i]] = true
+		}
+	}
+	for i, vals := range perPos {
+		want := 32
+		if i == 25 {
+			want = 8 // the last character holds the 3 bits left of 128
+		}
+		if len(vals) != want {
+			t.Errorf("position %d took %d values in 2000 IDs, want %d", i, len(vals), want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -105,8 +106,12 @@ func requestHostName(r *http.Request) (host, port string, ok bool) {
 	if h == "" {
 		return "", "", false
 	}
-	if hh, p, err := net.SplitHostPort(h); err == nil {
-		h, port = hh, p
+	// Without a colon there is no port, and SplitHostPort's error would
+	// cost an allocation on every request.
+	if strings.IndexByte(h, ':') >= 0 {
+		if hh, p, err := net.SplitHostPort(h); err == nil {
+			h, port = hh, p
+		}
 	}
 	h = strings.TrimSuffix(strings.ToLower(h), ".")
 	if h == "" {
@@ -115,12 +120,12 @@ func requestHostName(r *http.Request) (host, port string, ok bool) {
 	if inner, ok := strings.CutPrefix(h, "["); ok {
 		// "[::1]" without a port: the brackets must hold a real address.
 		inner, ok = strings.CutSuffix(inner, "]")
-		if !ok || net.ParseIP(inner) == nil {
+		if !ok || !isIP(inner) {
 			return "", "", false
 		}
 		return inner, port, true
 	}
-	if net.ParseIP(h) != nil {
+	if isIP(h) {
 		return h, port, true
 	}
 	for i := 0; i < len(h); i++ {
@@ -130,6 +135,18 @@ func requestHostName(r *http.Request) (host, port string, ok bool) {
 		}
 	}
 	return h, port, true
+}
+
+// isIP is net.ParseIP(s) != nil without its allocation: an IPv4 or IPv6
+// literal, never with a zone.
+func isIP(s string) bool {
+	// Only an IPv6 literal has a colon, and only an IPv4 one is all digits
+	// and dots: a name is neither, and ParseAddr's error would allocate.
+	if strings.IndexByte(s, ':') < 0 && strings.Trim(s, "0123456789.") != "" {
+		return false
+	}
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == ""
 }
 
 // HostMatches reports whether host (lower case, no port) is covered by a

@@ -89,8 +89,11 @@ func (k *signingKey) mac(h hash.Hash, msg, scratch []byte) [32]byte {
 	inner := h.Sum(scratch[:0])
 	u.UnmarshalBinary(k.outer)
 	h.Write(inner)
+	// The outer sum goes into inner's bytes, already written: a local
+	// array handed to the interface's Sum would escape, one allocation per
+	// signature.
 	var sum [32]byte
-	h.Sum(sum[:0])
+	copy(sum[:], h.Sum(inner[:0]))
 	return sum
 }
 

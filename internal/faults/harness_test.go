@@ -163,7 +163,7 @@ type routeOpts struct {
 
 func newGateway(t *testing.T, o routeOpts) *gateway {
 	t.Helper()
-	tr, err := proxy.NewTransport(proxy.TransportOptions{ConnectTimeout: 5 * time.Second, ResponseTimeout: o.response})
+	tr, err := proxy.NewTransport(proxy.TransportOptions{ConnectTimeout: 5 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func newGateway(t *testing.T, o routeOpts) *gateway {
 func (g *gateway) table(t *testing.T, o routeOpts) *proxy.Table {
 	t.Helper()
 	rt := &proxy.Route{Name: "s3", Target: o.target, Service: "s3", Region: "us-east-1", Credentials: o.creds,
-		Payload: o.payload, SpoolDir: g.spoolDir, SpoolMemoryBytes: 64 << 10, BodyIdleTimeout: o.idle}
+		Payload: o.payload, SpoolDir: g.spoolDir, SpoolMemoryBytes: 64 << 10, BodyIdleTimeout: o.idle, ResponseTimeout: o.response}
 	tbl, err := proxy.NewTable([]proxy.RouteSpec{{Route: rt, Transport: g.transport}}, proxy.Options{SpoolMemory: g.budget})
 	if err != nil {
 		t.Fatal(err)

@@ -104,13 +104,13 @@ func (g *Gateway) spec(ctx context.Context, gen *generation, name string, s conf
 	route := &proxy.Route{Name: name, Service: s.Service, Region: s.Region, Payload: s.Payload,
 		SignQuery: s.Signing.Mode == config.SignQuery, Lifetime: s.Signing.Lifetime.D(),
 		SigningAlgorithm: s.Signing.Algorithm, RegionSet: s.SigV4ARegionSet(),
-		MaxBodyBytes: int64(s.MaxBodySize), BodyIdleTimeout: s.Timeouts.BodyIdle.D(), MaxAttempts: s.Retries.MaxAttempts,
+		MaxBodyBytes: int64(s.MaxBodySize), BodyIdleTimeout: s.Timeouts.BodyIdle.D(), ResponseTimeout: s.Timeouts.Response.D(), MaxAttempts: s.Retries.MaxAttempts,
 		Debug: s.Debug}
 	spec := proxy.RouteSpec{Route: route, Rewrite: proxy.Rewrites{StripPrefix: s.StripPrefix, AddHeaders: s.Headers.Add, RemoveHeaders: s.Headers.Remove}}
 	if len(s.Headers.Unsigned) > 0 || len(s.Headers.SignedOnly) > 0 {
 		route.Headers = sigv4.NewHeaderPolicy(s.Headers.SignedOnly, s.Headers.Unsigned)
 	}
-	to := proxy.TransportOptions{ConnectTimeout: s.Timeouts.Connect.D(), ResponseTimeout: s.Timeouts.Response.D(),
+	to := proxy.TransportOptions{ConnectTimeout: s.Timeouts.Connect.D(),
 		CAFile: s.UpstreamTLS.CAFile, InsecureSkipVerify: s.UpstreamTLS.InsecureSkipVerify, Conns: g.conns}
 	tr, err := g.transports.acquire(to, func() (*http.Transport, error) { return proxy.NewTransport(to) })
 	if err != nil {

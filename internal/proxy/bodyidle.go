@@ -120,25 +120,33 @@ func callerBodyErr(r *http.Request, b *idleBody, err error) error {
 	return err
 }
 
-// bodyIdleTransport watches requests with a body on their way out. It
+// bodyIdleTransport watches requests on their way out. With a body, it
 // bounds how long the upstream may go without taking request body bytes:
 // while the transport is not waiting on the caller (a read of the body), it
 // is waiting on the upstream, and after idle the request is cancelled. The
-// response-header timeout only starts once the body is written, so without
+// response timeout (late) only starts once the body is written, so without
 // this an upstream that never reads a PUT body would hold the request
 // forever. It also tells the connection when a body is being sent, so an
 // early answer is not lost to a write error (see earlyAnswerConn).
 type bodyIdleTransport struct {
 	base http.RoundTripper
 	idle time.Duration
+	late *lateHeaders // the response timeout; nil for none
 }
 
 func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.Body == nil || r.Body == http.NoBody {
+	hasBody := r.Body != nil && r.Body != http.NoBody
+	if !hasBody && t.late == nil {
 		return t.base.RoundTrip(r)
 	}
 	// Released with the caller's request, whose context this derives from.
 	ctx, cancel := context.WithCancelCause(r.Context())
+	if !hasBody {
+		// Sent as soon as it is written: the clock starts now.
+		dl := t.late.start(cancel)
+		resp, err := t.base.RoundTrip(r.WithContext(ctx))
+		return t.headersCame(ctx, t.late.stop(dl), resp, err)
+	}
 	wd := &watchdog{idle: t.idle, cancel: cancel}
 	wd.timer = time.AfterFunc(time.Hour, wd.fire)
 	wd.timer.Stop()
@@ -153,7 +161,7 @@ func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			if conn != nil {
 				sendingBody(conn, false)
 			}
-			wd.stop()
+			wd.sent(t.late)
 		},
 	})
 	out := r.WithContext(ctx)
@@ -168,15 +176,31 @@ func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.base.RoundTrip(out)
-	wd.stop()
+	late := false
+	if dl := wd.stop(); dl != nil {
+		late = t.late.stop(dl)
+	}
 	if err != nil {
 		var stalled *UpstreamStalledError
 		if errors.As(context.Cause(ctx), &stalled) {
 			return nil, stalled
 		}
-		return nil, err
 	}
-	return resp, nil
+	return t.headersCame(ctx, late, resp, err)
+}
+
+// headersCame is the round trip's result once its response timeout is off:
+// a timeout when it ran out, even if the answer came as it did (the
+// request's context is cancelled, and its body would fail half-way).
+func (t bodyIdleTransport) headersCame(ctx context.Context, late bool, resp *http.Response, err error) (*http.Response, error) {
+	var timeout *ResponseTimeoutError
+	if late && errors.As(context.Cause(ctx), &timeout) {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, timeout
+	}
+	return resp, err
 }
 
 // watchdog fires when the transport has neither been reading the body nor
@@ -188,6 +212,8 @@ type watchdog struct {
 	cancel context.CancelCauseFunc
 	inRead bool // waiting on the caller: its own deadline applies
 	done   bool
+	// headers is the response timeout's clock, from the body's last byte.
+	headers *deadline
 }
 
 func (w *watchdog) resume() {
@@ -205,11 +231,30 @@ func (w *watchdog) pause() {
 	w.mu.Unlock()
 }
 
-func (w *watchdog) stop() {
+// sent is the whole request written: the body's watch ends, and the wait
+// for the response headers starts (late is nil for no limit). The
+// transport may call it after RoundTrip returned (an early answer): stop
+// has then run, and the wait is over already.
+func (w *watchdog) sent(late *lateHeaders) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.timer.Stop()
+	if !w.done && late != nil && w.headers == nil {
+		w.headers = late.start(w.cancel)
+	}
+	w.done = true
+}
+
+// stop ends the watch when the round trip returns, and hands over the
+// response timeout's clock if it started.
+func (w *watchdog) stop() *deadline {
 	w.mu.Lock()
 	w.done = true
 	w.timer.Stop()
+	dl := w.headers
+	w.headers = nil
 	w.mu.Unlock()
+	return dl
 }
 
 func (w *watchdog) fire() {

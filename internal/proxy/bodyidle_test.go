@@ -133,12 +133,12 @@ func TestUpstreamThatNeverReadsIs504(t *testing.T) {
 	const size = 48 << 20
 	for _, mode := range []config.PayloadMode{config.PayloadSigned, config.PayloadUnsigned, config.PayloadStreaming} {
 		t.Run(string(mode), func(t *testing.T) {
-			tr, err := NewTransport(TransportOptions{ResponseTimeout: time.Hour})
+			tr, err := NewTransport(TransportOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
 			rt := &Route{Name: "test", Target: neverReads(t), Service: "s3", Region: "us-east-1", Credentials: staticCreds,
-				Payload: mode, BodyIdleTimeout: 300 * time.Millisecond, SpoolDir: t.TempDir()}
+				Payload: mode, BodyIdleTimeout: 300 * time.Millisecond, ResponseTimeout: time.Hour, SpoolDir: t.TempDir()}
 			p, err := New(Options{Route: rt, Transport: tr})
 			if err != nil {
 				t.Fatal(err)

@@ -30,7 +30,7 @@ func TestCredentialsErrorWrappingURLErrorIsACredentialsError(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			creds := func(context.Context) (sigv4.Credentials, error) { return sigv4.Credentials{}, tt.err }
-			s, m := proxyTo(t, closedPort(t), "es", TransportOptions{}, creds)
+			s, m := proxyTo(t, closedPort(t), "es", TransportOptions{}, creds, 0)
 			resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/", nil))
 			if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("X-Signway-Error") != "CredentialsUnavailable" {
 				t.Fatalf("got %d %s %s, want 503 CredentialsUnavailable", resp.StatusCode, resp.Header.Get("X-Signway-Error"), body)

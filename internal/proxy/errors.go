@@ -56,6 +56,7 @@ func classify(r *http.Request, err error, target string) failure {
 	var payloadE *PayloadError
 	var idle *BodyIdleError
 	var stalled *UpstreamStalledError
+	var late *ResponseTimeoutError
 	var ue *url.Error
 	// A credentials error may wrap the *url.Error of a call to STS: it is
 	// still a credentials error, and STS is not the upstream.
@@ -68,6 +69,9 @@ func classify(r *http.Request, err error, target string) failure {
 			idle.Error() + "; nothing was stored: send the body without pauses, or raise the timeout", "body"}
 	case r.Context().Err() != nil && errors.Is(r.Context().Err(), context.Canceled):
 		return failure{StatusClientClosedRequest, "ClientClosedRequest", "the caller closed the connection before the response", "canceled"}
+	case errors.As(err, &late):
+		return failure{http.StatusGatewayTimeout, "UpstreamTimeout",
+			fmt.Sprintf("the upstream %s sent no response headers within %s of receiving the whole request (timeouts.response); check its health or raise the route's response timeout", target, late.After), "timeout"}
 	case errors.As(err, &stalled):
 		return failure{http.StatusGatewayTimeout, "UpstreamTimeout",
 			fmt.Sprintf("the upstream %s read nothing of the request body for %s (timeouts.body_idle); check its health or raise the timeout", target, stalled.Idle), "timeout"}

@@ -64,7 +64,9 @@ func (m *recordingMetrics) waitStatus(t *testing.T, want int) {
 
 // proxyTo builds a proxy in front of an arbitrary target with its own
 // transport options, for the failure cases.
-func proxyTo(t *testing.T, target string, service string, to TransportOptions, creds CredentialsFunc) (*httptest.Server, *recordingMetrics) {
+// proxyTo is a proxy to target; response is the route's response timeout
+// (0: the default).
+func proxyTo(t *testing.T, target string, service string, to TransportOptions, creds CredentialsFunc, response time.Duration) (*httptest.Server, *recordingMetrics) {
 	t.Helper()
 	u, _ := url.Parse(target)
 	if creds == nil {
@@ -75,7 +77,7 @@ func proxyTo(t *testing.T, target string, service string, to TransportOptions, c
 		t.Fatal(err)
 	}
 	m := &recordingMetrics{}
-	p, err := New(Options{Route: &Route{Name: "t", Target: u, Service: service, Region: "us-east-1", Credentials: creds}, Transport: tr, Metrics: m})
+	p, err := New(Options{Route: &Route{Name: "t", Target: u, Service: service, Region: "us-east-1", Credentials: creds, ResponseTimeout: response}, Transport: tr, Metrics: m})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,6 +112,7 @@ func TestFailuresAreMappedAndExplained(t *testing.T) {
 		target     string
 		service    string
 		to         TransportOptions
+		response   time.Duration
 		creds      CredentialsFunc
 		path       string
 		wantStatus int
@@ -117,15 +120,15 @@ func TestFailuresAreMappedAndExplained(t *testing.T) {
 		wantText   string
 		wantKind   string
 	}{
-		{"upstream refuses connections", closedPort(t), "es", TransportOptions{}, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},
-		{"upstream too slow", slow.URL, "es", TransportOptions{ResponseTimeout: 200 * time.Millisecond}, nil, "/", 504, "UpstreamTimeout", "did not answer in time", "timeout"},
-		{"no credentials", slow.URL, "es", TransportOptions{}, noCreds, "/", 503, "CredentialsUnavailable", "assume role", ""},
-		{"unsignable query", slow.URL, "s3", TransportOptions{}, nil, "/b/k?x=%zz", 400, "MalformedRequest", "percent-escape", ""},
-		{"unresolvable host", "http://signway-test.invalid", "es", TransportOptions{}, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},
+		{"upstream refuses connections", closedPort(t), "es", TransportOptions{}, 0, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},
+		{"upstream too slow", slow.URL, "es", TransportOptions{}, 200 * time.Millisecond, nil, "/", 504, "UpstreamTimeout", "sent no response headers within 200ms", "timeout"},
+		{"no credentials", slow.URL, "es", TransportOptions{}, 0, noCreds, "/", 503, "CredentialsUnavailable", "assume role", ""},
+		{"unsignable query", slow.URL, "s3", TransportOptions{}, 0, nil, "/b/k?x=%zz", 400, "MalformedRequest", "percent-escape", ""},
+		{"unresolvable host", "http://signway-test.invalid", "es", TransportOptions{}, 0, nil, "/", 502, "UpstreamUnreachable", "cannot connect", "connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, m := proxyTo(t, tt.target, tt.service, tt.to, tt.creds)
+			s, m := proxyTo(t, tt.target, tt.service, tt.to, tt.creds, tt.response)
 			resp, body := do(t, newRequest(t, http.MethodGet, s.URL+tt.path, nil))
 			if resp.StatusCode != tt.wantStatus || resp.Header.Get("X-Signway-Error") != tt.wantCode || !strings.Contains(body, tt.wantText) {
 				t.Fatalf("got %d %q %s, want %d %s containing %q", resp.StatusCode, resp.Header.Get("X-Signway-Error"), body, tt.wantStatus, tt.wantCode, tt.wantText)
@@ -157,7 +160,7 @@ func TestConnectTimeoutCoversTLSHandshake(t *testing.T) {
 			t.Cleanup(func() { c.Close() }) // held open, silent
 		}
 	}()
-	s, m := proxyTo(t, "https://"+l.Addr().String(), "es", TransportOptions{ConnectTimeout: 200 * time.Millisecond}, nil)
+	s, m := proxyTo(t, "https://"+l.Addr().String(), "es", TransportOptions{ConnectTimeout: 200 * time.Millisecond}, nil, 0)
 	start := time.Now()
 	resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/", nil))
 	if resp.StatusCode != 504 || !strings.Contains(body, "did not answer in time") {
@@ -172,7 +175,7 @@ func TestConnectTimeoutCoversTLSHandshake(t *testing.T) {
 }
 
 func TestS3ErrorsAreXML(t *testing.T) {
-	s, _ := proxyTo(t, closedPort(t), "s3", TransportOptions{}, nil)
+	s, _ := proxyTo(t, closedPort(t), "s3", TransportOptions{}, nil, 0)
 	resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/b/k", nil))
 	if resp.StatusCode != 502 || resp.Header.Get("Content-Type") != "application/xml" || !strings.Contains(body, "<Code>UpstreamUnreachable</Code>") {
 		t.Fatalf("got %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
@@ -181,7 +184,7 @@ func TestS3ErrorsAreXML(t *testing.T) {
 
 func TestClientCancellationIs499(t *testing.T) {
 	slow, started := hangingUpstream(t)
-	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil)
+	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/", nil)
 	go func() { <-started; cancel() }()

@@ -50,7 +50,7 @@ func TestKnownOversizeBodyIsRefusedAtOnce(t *testing.T) {
 // HTTP client knows it. The connection is closed without an answer.
 func TestHalfClosedCallerGetsNo499(t *testing.T) {
 	slow, started := hangingUpstream(t)
-	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil)
+	s, m := proxyTo(t, slow, "es", TransportOptions{}, nil, 0)
 	u, _ := url.Parse(s.URL)
 	c, err := net.Dial("tcp", u.Host)
 	if err != nil {

@@ -106,7 +106,7 @@ func New(o Options) (*Proxy, error) {
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: p.rewrite,
 		Transport: &signingTransport{route: o.Route, signer: sigv4.NewSigner(o.Keys), now: o.Now, conns: o.Conns, log: o.Logger, backoff: retryBackoff,
-			metrics: o.Metrics, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle()}},
+			metrics: o.Metrics, base: bodyIdleTransport{base: o.Transport, idle: o.Route.bodyIdle(), late: newLateHeaders(o.Route.responseTimeout())}},
 		ErrorHandler:   p.fail,
 		ModifyResponse: p.diagnose,
 		ErrorLog:       slog.NewLogLogger(o.Logger.Handler(), slog.LevelWarn),

@@ -36,12 +36,12 @@ func TestResponseTimeout(t *testing.T) {
 		up.StartTLS()
 		t.Cleanup(up.Close)
 		proxyWith := func(timeout time.Duration) *httptest.Server {
-			tr, err := NewTransport(TransportOptions{InsecureSkipVerify: true, ResponseTimeout: timeout})
+			tr, err := NewTransport(TransportOptions{InsecureSkipVerify: true})
 			if err != nil {
 				t.Fatal(err)
 			}
 			p, err := New(Options{Route: &Route{Name: "t", Target: mustURL(t, up.URL), Service: "execute-api", Region: "us-east-1",
-				Credentials: staticCreds}, Transport: tr})
+				Credentials: staticCreds, ResponseTimeout: timeout}, Transport: tr})
 			if err != nil {
 				t.Fatal(err)
 			}

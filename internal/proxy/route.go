@@ -50,6 +50,10 @@ type Route struct {
 	// long: a caller that stops sending gets 408, an upstream that stops
 	// reading 504. 0 is config.DefaultBodyIdleTimeout; less than 0 is none.
 	BodyIdleTimeout time.Duration
+	// ResponseTimeout bounds the wait for the upstream's response headers
+	// once the whole request, body included, has been sent: 504 after it.
+	// 0 is config.DefaultResponseTimeout; less than 0 is none.
+	ResponseTimeout time.Duration
 	// SigningAlgorithm is sigv4 ("" too) or sigv4a; SigV4A signs for every
 	// region of RegionSet (default: Region; "*" and "us-east-*" patterns
 	// allowed), for S3 Multi-Region Access Points and the like.

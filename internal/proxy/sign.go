@@ -93,7 +93,8 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	if plan.body == bodySignedChunks {
 		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength}
 		if plan.trailer == trailerFramed {
-			o.Trailer, o.TrailerValue = cp.trailer, cp.trailerValue
+			c := cp // the method value keeps a copy: cp itself stays on the stack
+			o.Trailer, o.TrailerValue = c.trailer, c.trailerValue
 		}
 		var cs *sigv4.ChunkSigner
 		if cs, err = t.signer.SignStreaming(out, creds, &p, o, t.now()); err == nil {
@@ -195,7 +196,8 @@ func (plan payloadPlan) apply(out *http.Request, p *sigv4.Params, cp *callerPayl
 		out.Body, out.ContentLength, out.TransferEncoding = sp.reader(), sp.size, nil
 		out.GetBody = func() (io.ReadCloser, error) { return sp.reader(), nil }
 	case bodyUnsignedChunks:
-		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength, Trailer: cp.trailer, TrailerValue: cp.trailerValue}
+		c := *cp // the method value keeps a copy: the caller's cp stays on its stack
+		o := sigv4.StreamingOptions{DecodedLength: out.ContentLength, Trailer: c.trailer, TrailerValue: c.trailerValue}
 		out.Body = sigv4.NewUnsignedTrailerBody(out.Body, o)
 		out.ContentLength = sigv4.EncodedLength(sigv4.StreamingUnsignedPayloadTrailer, o.DecodedLength, sigv4.DefaultChunkSize, sigv4.ChecksumTrailerLen(cp.trailer))
 		out.Header.Set("Content-Encoding", joinEncoding("aws-chunked", out.Header.Get("Content-Encoding")))

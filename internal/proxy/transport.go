@@ -16,9 +16,6 @@ import (
 type TransportOptions struct {
 	// ConnectTimeout bounds dialling and the TLS handshake.
 	ConnectTimeout time.Duration
-	// ResponseTimeout bounds the wait for response headers once the request,
-	// body included, has been sent, per request; 0 or less is none.
-	ResponseTimeout time.Duration
 	// CAFile is a PEM bundle of extra roots for upstream TLS.
 	CAFile string
 	// InsecureSkipVerify disables upstream certificate checks.
@@ -69,9 +66,8 @@ func NewTransport(o TransportOptions) (*http.Transport, error) {
 		MaxIdleConns:        0, // no global cap; the per-host cap bounds it
 		MaxIdleConnsPerHost: o.MaxIdleConnsPerHost,
 		IdleConnTimeout:     90 * time.Second,
-		// "none" arrives negative, which Go's HTTP/2 client takes as a
-		// deadline already passed: every request would fail.
-		ResponseHeaderTimeout: max(o.ResponseTimeout, 0),
+		// No ResponseHeaderTimeout: the proxy bounds the wait for headers
+		// itself, per route, with one timer for all requests (lateHeaders).
 		ExpectContinueTimeout: time.Second,
 		// A proxy passes bodies through: letting the transport ask for gzip
 		// and decompress would change what the caller receives.

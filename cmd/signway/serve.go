@@ -19,6 +19,7 @@ import (
 	"github.com/signway/signway/internal/admin"
 	"github.com/signway/signway/internal/authz"
 	"github.com/signway/signway/internal/cliflag"
+	"github.com/signway/signway/internal/connguard"
 	"github.com/signway/signway/internal/gateway"
 )
 
@@ -100,7 +101,12 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	protocols.SetHTTP1(true)
 	protocols.SetHTTP2(true)
 	protocols.SetUnencryptedHTTP2(true)
-	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute, TLSConfig: tlsConfig,
+	// Slow headers and idle connections are closed by the guard rather than
+	// by the server's ReadHeaderTimeout and IdleTimeout: the same limits
+	// without three read deadlines per request (internal/connguard).
+	guard := connguard.New(connguard.Options{Header: 30 * time.Second, Idle: 2 * time.Minute})
+	defer guard.Close()
+	srv := &http.Server{Handler: handler, ConnState: guard.ConnState, TLSConfig: tlsConfig,
 		Protocols: &protocols, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
 	ready := func() error { return gw.Ready(context.Background()) }
 	util := &http.Server{Handler: admin.NewHandler(admin.Options{Metrics: metrics, Ready: ready, Pprof: o.pprof || cfg.Utility.Pprof, Logger: log}),
@@ -167,9 +173,9 @@ func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 		defer wg.Done()
 		var err error
 		if srv.TLSConfig != nil {
-			err = srv.ServeTLS(ln, "", "")
+			err = srv.ServeTLS(guard.Listener(ln), "", "")
 		} else {
-			err = srv.Serve(ln)
+			err = srv.Serve(guard.Listener(ln))
 		}
 		if !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("serving %s: %w", ln.Addr(), err)

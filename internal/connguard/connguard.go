@@ -13,10 +13,10 @@
 package connguard
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -65,6 +65,9 @@ type conn struct {
 	state atomic.Int32
 	since atomic.Int64 // g.now() when the state began
 	proto atomic.Int32
+	// first holds the first bytes read, until they tell the protocol. Only
+	// the first reader touches it: later reads see proto set.
+	first []byte
 }
 
 // New starts the guard's watch.
@@ -116,6 +119,23 @@ func (l *listener) Accept() (net.Conn, error) {
 	return gc, nil
 }
 
+// sniff decides the protocol from the connection's first bytes, which may
+// come in more than one read.
+func (c *conn) sniff(b []byte) {
+	const preface = "PRI " // HTTP/2 with prior knowledge
+	c.first = append(c.first, b[:min(len(b), len(preface)-len(c.first))]...)
+	switch {
+	case c.first[0] == 0x16: // a TLS handshake record: ALPN decides later
+		c.proto.Store(protoTLS)
+	case string(c.first) == preface:
+		c.proto.Store(protoHTTP2)
+	case len(c.first) < len(preface) && strings.HasPrefix(preface, string(c.first)):
+		// Too short to tell yet.
+	default:
+		c.proto.Store(protoHTTP1)
+	}
+}
+
 // NetConn is the accepted connection, for code that needs its socket.
 func (c *conn) NetConn() net.Conn { return c.Conn }
 
@@ -127,14 +147,7 @@ func (c *conn) Read(p []byte) (int, error) {
 		return n, err
 	}
 	if c.proto.Load() == protoUnknown {
-		switch {
-		case p[0] == 0x16: // a TLS handshake record
-			c.proto.Store(protoTLS)
-		case bytes.HasPrefix(p[:n], []byte("PRI ")): // HTTP/2 with prior knowledge
-			c.proto.Store(protoHTTP2)
-		default:
-			c.proto.Store(protoHTTP1)
-		}
+		c.sniff(p[:n])
 	}
 	if c.proto.Load() == protoHTTP1 && c.state.Load() == stateIdle {
 		c.since.Store(c.g.now())

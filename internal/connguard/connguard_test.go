@@ -132,7 +132,11 @@ func TestIdleTimeout(t *testing.T) {
 	})
 	t.Run("an idle HTTP/2 connection is closed, and its pings are not headers", func(t *testing.T) {
 		c := dial(t, addr)
-		io.WriteString(c, http2.ClientPreface)
+		// The preface in two segments: the first read is too short to
+		// tell HTTP/2 from HTTP/1.
+		io.WriteString(c, http2.ClientPreface[:2])
+		time.Sleep(50 * time.Millisecond)
+		io.WriteString(c, http2.ClientPreface[2:])
 		fr := http2.NewFramer(c, c)
 		fr.WriteSettings()
 		start := time.Now()

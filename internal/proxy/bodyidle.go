@@ -18,13 +18,19 @@ import (
 
 // bodyIdle is the route's body idle timeout; 0 or less is none.
 func (rt *Route) bodyIdle() time.Duration {
+	return routeLimit(rt.BodyIdleTimeout, config.DefaultBodyIdleTimeout)
+}
+
+// routeLimit is a route's timeout as the proxy applies it: a route's 0 takes
+// def, less than 0 is none (returned as 0).
+func routeLimit(d time.Duration, def config.Duration) time.Duration {
 	switch {
-	case rt.BodyIdleTimeout == 0:
-		return config.DefaultBodyIdleTimeout.D()
-	case rt.BodyIdleTimeout < 0:
+	case d == 0:
+		return def.D()
+	case d < 0:
 		return 0
 	}
-	return rt.BodyIdleTimeout
+	return d
 }
 
 // BodyIdleError is a caller that stopped sending its request body for the

@@ -11,13 +11,7 @@ import (
 
 // responseTimeout is the route's response timeout; 0 or less is none.
 func (rt *Route) responseTimeout() time.Duration {
-	switch {
-	case rt.ResponseTimeout == 0:
-		return config.DefaultResponseTimeout.D()
-	case rt.ResponseTimeout < 0:
-		return 0
-	}
-	return rt.ResponseTimeout
+	return routeLimit(rt.ResponseTimeout, config.DefaultResponseTimeout)
 }
 
 // ResponseTimeoutError is an upstream that sent no response headers within

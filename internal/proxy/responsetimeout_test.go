@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -81,6 +82,37 @@ func TestResponseTimeout(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestResponseTimeoutIsNotRetried: a GET whose headers are late is answered
+// 504 once its timeout runs out, on a route that retries: the upstream had
+// the request, and sending it again would only double the wait.
+func TestResponseTimeoutIsNotRetried(t *testing.T) {
+	var got atomic.Int32
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Add(1)
+		select {
+		case <-time.After(3 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(up.Close)
+	p, err := New(Options{Route: &Route{Name: "t", Target: mustURL(t, up.URL), Service: "execute-api", Region: "us-east-1",
+		Credentials: staticCreds, ResponseTimeout: 300 * time.Millisecond, MaxAttempts: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := httptest.NewServer(p)
+	t.Cleanup(s.Close)
+	start := time.Now()
+	resp, body := do(t, newRequest(t, http.MethodGet, s.URL+"/slow", nil))
+	took := time.Since(start)
+	if resp.StatusCode != http.StatusGatewayTimeout || !strings.Contains(body, "timeouts.response") {
+		t.Fatalf("got %d %s, want 504 naming timeouts.response", resp.StatusCode, body)
+	}
+	if n := got.Load(); n != 1 || took > 2*time.Second {
+		t.Fatalf("the upstream got the request %d times and the answer took %s; want once, soon after 300ms", n, took)
 	}
 }
 

@@ -54,14 +54,16 @@ func replayable(out *http.Request, plan payloadPlan) bool {
 // handed on intact when it is not retried.
 func (t *signingTransport) retryReason(ctx context.Context, resp *http.Response, err error) string {
 	if err != nil {
-		var ne net.Error
 		var dns *net.DNSError
 		var pe *PayloadError
 		switch {
 		case ctx.Err() != nil, errors.As(err, &pe):
 			return ""
-		case errors.As(err, &ne) && ne.Timeout():
-			return "" // the upstream had the request; its answer is late, not lost
+		case isTimeout(err):
+			// The upstream had the request; its answer is late, not lost.
+			// Any Timeout() error, not only a net.Error: the route's
+			// response timeout is not one.
+			return ""
 		case errors.As(err, &dns) && dns.IsNotFound:
 			return ""
 		}

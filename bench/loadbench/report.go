@@ -23,8 +23,14 @@ func environment(cfg config) string {
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
-	return fmt.Sprintf("%s, %d CPUs (load average before the run: %s), %s, %s %s; %s -t%d -c%d -d%s (warm-up %s), %d rounds, medians; %d B GETs from a loopback origin; peak RSS from a fresh proxy per %s MiB PUT",
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), load, runtime.Version(), runtime.GOOS, runtime.GOARCH,
+	// signway sets its own collector target when GOGC is unset, the bare
+	// proxies keep Go's: say which, since it moves CPU per request.
+	gc := "GOGC unset: the bare proxies run at Go's default 100, signway at its default 200"
+	if v, ok := os.LookupEnv("GOGC"); ok && v != "" {
+		gc = "GOGC=" + v + " for every proxy"
+	}
+	return fmt.Sprintf("%s, %d CPUs (load average before the run: %s), %s, %s %s; %s; %s -t%d -c%d -d%s (warm-up %s), %d rounds, medians; %d B GETs from a loopback origin; peak RSS from a fresh proxy per %s MiB PUT",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), runtime.NumCPU(), load, runtime.Version(), runtime.GOOS, runtime.GOARCH, gc,
 		wrkVersion, cfg.threads, cfg.connections, cfg.duration, cfg.warmup, cfg.rounds, getBodySize, mib(cfg.uploadSize))
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -96,5 +97,59 @@ func TestMedianAndLabels(t *testing.T) {
 	}
 	if got := strings.Join(labels, ","); got != "bare,bare#2,signway" {
 		t.Errorf("labels %s", got)
+	}
+}
+
+// TestRoundRatios: a machine that slows down over the run moves both
+// proxies' figures; the ratio round by round keeps what differs between them.
+func TestRoundRatios(t *testing.T) {
+	cpu := func(s sample) float64 { return micros(s.cpuPerReq) }
+	mk := func(label string, us ...int) *proxyResult {
+		pr := &proxyResult{label: label}
+		for i, u := range us {
+			pr.samples = append(pr.samples, sample{round: i + 1, cpuPerReq: time.Duration(u) * time.Microsecond, proxyLabel: label})
+		}
+		return pr
+	}
+	for _, tc := range []struct {
+		name      string
+		base, pr  *proxyResult
+		want      []float64
+		spread    string
+		mediansOf float64 // the ratio of medians, for contrast
+	}{
+		{
+			name: "drift cancels out", base: mk("bare", 80, 80, 120, 120, 120), pr: mk("signway", 88, 88, 132, 132, 132),
+			want: []float64{1.1, 1.1, 1.1, 1.1, 1.1}, spread: "1.10 (1.10-1.10)", mediansOf: 1.1,
+		},
+		{
+			name: "a median taken from different rounds", base: mk("bare", 80, 120, 80, 120, 80), pr: mk("signway", 88, 132, 132, 132, 88),
+			want: []float64{1.1, 1.1, 1.65, 1.1, 1.1}, spread: "1.10 (1.10-1.65)", mediansOf: 132.0 / 80,
+		},
+		{
+			name: "only rounds both ran", base: mk("bare", 100, 100), pr: mk("signway", 110, 120, 130),
+			want: []float64{1.1, 1.2}, spread: "1.15 (1.10-1.20)", mediansOf: 1.2,
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := roundRatios(tc.pr, tc.base, cpu)
+			if len(got) != len(tc.want) {
+				t.Fatalf("roundRatios = %v, want %v", got, tc.want)
+			}
+			for i := range got {
+				if math.Abs(got[i]-tc.want[i]) > 1e-9 {
+					t.Errorf("round %d: ratio %v, want %v", i+1, got[i], tc.want[i])
+				}
+			}
+			if s := ratioSpread(got); s != tc.spread {
+				t.Errorf("ratioSpread = %q, want %q", s, tc.spread)
+			}
+			if m := medianCPU(tc.pr) / medianCPU(tc.base); math.Abs(m-tc.mediansOf) > 1e-9 {
+				t.Errorf("ratio of medians %v, want %v", m, tc.mediansOf)
+			}
+		})
+	}
+	if s := ratioSpread(nil); s != "-" {
+		t.Errorf("ratioSpread(nil) = %q, want -", s)
 	}
 }

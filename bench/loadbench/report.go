@@ -79,6 +79,17 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 		b.WriteString("\n")
 	}
 
+	if len(results) > 1 {
+		fmt.Fprintf(b, "\nRound by round, each proxy over %[1]s in the same round: the two ran back to back, so the machine's drift over the run cancels out of each ratio, as it does not out of the ratios of medians above. Median (lowest-highest) over rounds.\n\n| proxy | req/s vs %[1]s | CPU vs %[1]s | p50 vs %[1]s | p99 vs %[1]s |\n|---|---:|---:|---:|---:|\n", base.label)
+		for _, pr := range results[1:] {
+			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", pr.label,
+				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return s.wrk.reqPerSec })),
+				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return micros(s.cpuPerReq) })),
+				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return float64(s.wrk.p50) })),
+				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return float64(s.wrk.p99) })))
+		}
+	}
+
 	b.WriteString("\n#### Rounds\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | p50 | p99 | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	var all []sample
 	for _, pr := range results {
@@ -176,6 +187,32 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// roundRatios are pr's figures over base's, round by round, for the rounds
+// both ran. On a shared VM the bare proxy's CPU per request moved by up to
+// 1.5x within one run; two runs in the same round are next to each other in
+// time, so that drift cancels out of their ratio.
+func roundRatios(pr, base *proxyResult, f func(sample) float64) []float64 {
+	baseline := make(map[int]float64, len(base.samples))
+	for _, s := range base.samples {
+		baseline[s.round] = f(s)
+	}
+	var r []float64
+	for _, s := range pr.samples {
+		if b, ok := baseline[s.round]; ok && b > 0 {
+			r = append(r, f(s)/b)
+		}
+	}
+	return r
+}
+
+// ratioSpread is "median (lowest-highest)".
+func ratioSpread(v []float64) string {
+	if len(v) == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.2f (%.2f-%.2f)", median(v), slices.Min(v), slices.Max(v))
 }
 
 func ratio(v, base float64) string {

@@ -199,8 +199,13 @@ func (t bodyIdleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // a timeout when it ran out, even if the answer came as it did (the
 // request's context is cancelled, and its body would fail half-way).
 func (t bodyIdleTransport) headersCame(ctx context.Context, late bool, resp *http.Response, err error) (*http.Response, error) {
+	if !late {
+		return resp, err
+	}
+	// Declared past the early return: errors.As makes it escape, and a
+	// variable that escapes is allocated where it is declared.
 	var timeout *ResponseTimeoutError
-	if late && errors.As(context.Cause(ctx), &timeout) {
+	if errors.As(context.Cause(ctx), &timeout) {
 		if resp != nil {
 			resp.Body.Close()
 		}

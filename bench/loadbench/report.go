@@ -24,7 +24,8 @@ func environment(cfg config) string {
 		load = strings.Join(strings.Fields(string(b))[:3], " ")
 	}
 	// signway sets its own collector target when GOGC is unset, the bare
-	// proxies keep Go's: say which, since it moves CPU per request.
+	// proxies keep Go's: say which, since it moves CPU per request. 200 is
+	// cmd/signway's gcPercent (another main package: not importable).
 	gc := "GOGC unset: the bare proxies run at Go's default 100, signway at its default 200"
 	if v, ok := os.LookupEnv("GOGC"); ok && v != "" {
 		gc = "GOGC=" + v + " for every proxy"
@@ -81,12 +82,18 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 
 	if len(results) > 1 {
 		fmt.Fprintf(b, "\nRound by round, each proxy over %[1]s in the same round: the two ran back to back, so the machine's drift over the run cancels out of each ratio, as it does not out of the ratios of medians above. Median (lowest-highest) over rounds.\n\n| proxy | req/s vs %[1]s | CPU vs %[1]s | p50 vs %[1]s | p99 vs %[1]s |\n|---|---:|---:|---:|---:|\n", base.label)
+		figures := []func(sample) float64{
+			func(s sample) float64 { return s.wrk.reqPerSec },
+			func(s sample) float64 { return micros(s.cpuPerReq) },
+			func(s sample) float64 { return float64(s.wrk.p50) },
+			func(s sample) float64 { return float64(s.wrk.p99) },
+		}
 		for _, pr := range results[1:] {
-			fmt.Fprintf(b, "| %s | %s | %s | %s | %s |\n", pr.label,
-				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return s.wrk.reqPerSec })),
-				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return micros(s.cpuPerReq) })),
-				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return float64(s.wrk.p50) })),
-				ratioSpread(roundRatios(pr, base, func(s sample) float64 { return float64(s.wrk.p99) })))
+			b.WriteString("| " + pr.label + " |")
+			for _, f := range figures {
+				b.WriteString(" " + ratioSpread(roundRatios(pr, base, f)) + " |")
+			}
+			b.WriteString("\n")
 		}
 	}
 

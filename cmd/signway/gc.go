@@ -17,12 +17,12 @@ import (
 const gcPercent = 200
 
 // tuneGC sets the collector's target to gcPercent unless the operator chose
-// one with GOGC. restore puts back the previous target (serve is also run
-// in-process by the tests).
-func tuneGC(lookupEnv func(string) (string, bool)) (percent int, restore func()) {
+// one with GOGC, and reports whether it did. restore puts back the previous
+// target (serve is also run in-process by the tests).
+func tuneGC(lookupEnv func(string) (string, bool)) (restore func(), tuned bool) {
 	if v, ok := lookupEnv("GOGC"); ok && v != "" {
-		return -1, func() {}
+		return func() {}, false
 	}
 	prev := debug.SetGCPercent(gcPercent)
-	return gcPercent, func() { debug.SetGCPercent(prev) }
+	return func() { debug.SetGCPercent(prev) }, true
 }

@@ -30,12 +30,12 @@ func TestTuneGC(t *testing.T) {
 			before := debug.SetGCPercent(50)
 			defer debug.SetGCPercent(before)
 			lookup := func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok }
-			percent, restore := tuneGC(lookup)
+			restore, tuned := tuneGC(lookup)
 			if got := currentGCPercent(); got != tc.want {
 				t.Errorf("while serving the GC percent is %d, want %d", got, tc.want)
 			}
-			if tc.want == gcPercent && percent != gcPercent {
-				t.Errorf("tuneGC reported %d, want %d", percent, gcPercent)
+			if tuned != (tc.want == gcPercent) {
+				t.Errorf("tuneGC reported tuned=%v with GOGC %v", tuned, tc.env)
 			}
 			restore()
 			if got := currentGCPercent(); got != 50 {

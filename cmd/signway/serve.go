@@ -51,9 +51,10 @@ func startup(ctx context.Context, o *options, gopts gateway.Options) (*gateway.G
 
 func serve(ctx context.Context, o *options, stdout, stderr io.Writer) error {
 	log := newLogger(o, stderr)
-	if percent, restore := tuneGC(os.LookupEnv); percent > 0 {
-		defer restore()
-		log.Debug("garbage collector target set (GOGC unset)", "gc_percent", percent)
+	restore, tuned := tuneGC(os.LookupEnv)
+	defer restore()
+	if tuned {
+		log.Debug("garbage collector target set (GOGC unset)", "gc_percent", gcPercent)
 	}
 	if o.NoVerifySSL {
 		log.Warn("--no-verify-ssl is set: upstream TLS certificates are NOT verified, so anyone on the network path can read and alter signed traffic; use --ca instead")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -15,7 +16,7 @@ type config struct {
 	threads     int
 	rounds      int
 	uploadSize  int64
-	proxies     []string // "bare", "bare-pooled" or "signway"; may repeat for a control run
+	proxies     []string // proxyKinds; may repeat for a control run
 	upstreams   []upstream
 	signwayBin  string // prebuilt binary; empty: build signwayPkg
 	signwayPkg  string
@@ -24,6 +25,9 @@ type config struct {
 	skipUpload  bool
 	skipChecks  bool
 }
+
+// proxyKinds are the proxies -proxies may name.
+var proxyKinds = []string{"bare", "bare-pooled", "bare-signing", "bare-sdk-signing", "signway"}
 
 func parseConfig(args []string) (config, error) {
 	var c config
@@ -36,7 +40,7 @@ func parseConfig(args []string) (config, error) {
 	fs.Int64Var(&c.uploadSize, "upload-size", 1<<30, "bytes in the PUT whose peak RSS is measured")
 	fs.BoolVar(&c.skipUpload, "skip-upload", false, "skip the peak-RSS upload measurement")
 	fs.BoolVar(&c.skipChecks, "skip-checks", false, "skip the signing-service measurement (HTTP check and gRPC Check against proxying)")
-	proxies := fs.String("proxies", "bare-pooled,signway", "comma-separated proxies to compare, the first is the baseline: bare-pooled (the reference: httputil.ReverseProxy, 1024 idle conns per host, pooled copy buffers), bare (without the buffer pool), signway; repeat one for a control run")
+	proxies := fs.String("proxies", "bare-pooled,bare-signing,signway", "comma-separated proxies to compare, the first is the baseline: bare-pooled (the reference: httputil.ReverseProxy, 1024 idle conns per host, pooled copy buffers), bare (without the buffer pool), bare-signing (bare-pooled that also signs each request on a clone with signway's signer and does nothing else: the floor of what signing costs), bare-sdk-signing (the same with aws-sdk-go-v2's signer), signway; repeat one for a control run")
 	upstreams := fs.String("upstreams", "plain,tls-h2,tls-h1", "comma-separated origins to measure against: plain (HTTP), tls-h2 (TLS offering HTTP/2), tls-h1 (TLS, HTTP/1.1 only)")
 	fs.StringVar(&c.signwayBin, "signway-bin", "", "signway binary to use instead of building -signway-pkg")
 	fs.StringVar(&c.signwayPkg, "signway-pkg", "./cmd/signway", "package to build signway from (run from the repository root)")
@@ -50,8 +54,8 @@ func parseConfig(args []string) (config, error) {
 	}
 	for _, p := range strings.Split(*proxies, ",") {
 		p = strings.TrimSpace(p)
-		if p != "bare" && p != "bare-pooled" && p != "signway" {
-			return c, fmt.Errorf("-proxies: unknown proxy %q (want bare, bare-pooled or signway)", p)
+		if !slices.Contains(proxyKinds, p) {
+			return c, fmt.Errorf("-proxies: unknown proxy %q (want one of %s)", p, strings.Join(proxyKinds, ", "))
 		}
 		c.proxies = append(c.proxies, p)
 	}

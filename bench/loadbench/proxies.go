@@ -17,8 +17,9 @@ type launcher struct {
 	logDir     string
 }
 
-// start starts a fresh proxy of kind ("bare", "bare-pooled" or "signway") and returns it
-// with the base URL clients should use.
+// start starts a fresh proxy of kind ("bare", "bare-pooled", "bare-signing",
+// "bare-sdk-signing" or "signway") and returns it with the base URL clients
+// should use.
 func (l launcher) start(ctx context.Context, kind, label string) (*child, string, error) {
 	listen, err := freeAddr()
 	if err != nil {
@@ -27,25 +28,27 @@ func (l launcher) start(ctx context.Context, kind, label string) (*child, string
 	base := "http://" + listen
 	ready := base + "/loadbench-ready"
 	switch kind {
-	case "bare", "bare-pooled":
-		c, err := startChild(ctx, label, l.logDir, ready, os.Environ(), l.self,
-			"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool="+strconv.FormatBool(kind == "bare-pooled"),
-			"-insecure="+strconv.FormatBool(l.upstream.tls))
+	case "bare", "bare-pooled", "bare-signing", "bare-sdk-signing":
+		args := []string{"bareproxy", "-listen", listen, "-target", l.originURL, "-buffer-pool=" + strconv.FormatBool(kind != "bare"),
+			"-insecure=" + strconv.FormatBool(l.upstream.tls)}
+		switch kind {
+		case "bare-signing":
+			args = append(args, "-sign", l.service()+"/us-east-1", "-signer", "signway")
+		case "bare-sdk-signing":
+			args = append(args, "-sign", l.service()+"/us-east-1", "-signer", "sdk")
+		}
+		c, err := startChild(ctx, label, l.logDir, ready, os.Environ(), l.self, args...)
 		return c, base, err
 	case "signway", "signway-streaming":
 		utility, err := freeAddr()
 		if err != nil {
 			return nil, "", err
 		}
-		// S3 over plain HTTP, as before; over TLS the service is one whose
-		// real endpoints speak HTTP/2 (API Gateway), as issue 15 measured.
-		service := "s3"
 		args := []string{"--listen-on", listen, "--utility-port", utility}
 		if l.upstream.tls {
-			service = "execute-api"
 			args = append(args, "--no-verify-ssl")
 		}
-		args = append(args, "--forward-to", l.originURL, "--service", service, "--region", "us-east-1")
+		args = append(args, "--forward-to", l.originURL, "--service", l.service(), "--region", "us-east-1")
 		if kind == "signway-streaming" {
 			args = append(args, "--payload", "streaming")
 		}
@@ -53,6 +56,16 @@ func (l launcher) start(ctx context.Context, kind, label string) (*child, string
 		return c, base, err
 	}
 	return nil, "", fmt.Errorf("unknown proxy kind %q", kind)
+}
+
+// service is what the signing proxies sign for: S3 over plain HTTP, as
+// before; over TLS one whose real endpoints speak HTTP/2 (API Gateway), as
+// issue 15 measured.
+func (l launcher) service() string {
+	if l.upstream.tls {
+		return "execute-api"
+	}
+	return "s3"
 }
 
 // signwayEnv gives signway fixed dummy credentials and keeps it away from

@@ -67,6 +67,8 @@ func serveBareProxy(args []string) error {
 	target := fs.String("target", "", "origin URL")
 	pooled := fs.Bool("buffer-pool", false, "reuse copy buffers (ReverseProxy.BufferPool) instead of allocating 32 KiB per request")
 	insecure := fs.Bool("insecure", false, "do not verify the origin's TLS certificate (a loopback self-signed one)")
+	sign := fs.String("sign", "", "sign every request with aws-sdk-go-v2's signer for SERVICE/REGION (the SDK-signing baseline)")
+	signer := fs.String("signer", "sdk", "with -sign, whose signer: sdk (aws-sdk-go-v2) or signway (internal/sigv4, the proxy's own)")
 	pprofAddr := fs.String("pprof", "", "serve /debug/pprof/ on this address, to profile the baseline under the same load as signway (--pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -88,9 +90,24 @@ func serveBareProxy(args []string) error {
 	if *insecure {
 		tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
 	}
+	var rt http.RoundTripper = tr
+	if *sign != "" {
+		service, region, err := parseSign(*sign)
+		if err != nil {
+			return err
+		}
+		switch *signer {
+		case "sdk":
+			rt = newSDKSigningTransport(tr, service, region)
+		case "signway":
+			rt = newMinSigningTransport(tr, service, region)
+		default:
+			return fmt.Errorf("bareproxy: -signer %q is not sdk or signway", *signer)
+		}
+	}
 	rp := &httputil.ReverseProxy{
 		Rewrite:   func(pr *httputil.ProxyRequest) { pr.SetURL(u) },
-		Transport: tr,
+		Transport: rt,
 	}
 	if *pooled {
 		rp.BufferPool = &bufferPool{}

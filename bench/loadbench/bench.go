@@ -24,7 +24,8 @@ type sample struct {
 // proxyResult gathers everything measured for one proxy.
 type proxyResult struct {
 	label, kind string
-	samples     []sample
+	samples     []sample // one proxy at a time
+	together    []sample // every proxy loaded at once (measureTogether)
 	uploads     []uploadResult
 }
 
@@ -184,7 +185,7 @@ func measureThroughput(ctx context.Context, cfg config, l launcher, results []*p
 		}
 		for _, i := range order {
 			pr, c := results[i], children[i]
-			url := bases[i] + "/loadbench-bucket/object-1k"
+			url := bases[i] + getPath
 			if cfg.warmup > 0 {
 				if _, err := runWrk(ctx, cfg, url, cfg.warmup); err != nil {
 					return fmt.Errorf("warm-up of %s: %w", pr.label, err)
@@ -211,8 +212,14 @@ func measureThroughput(ctx context.Context, cfg config, l launcher, results []*p
 				w.reqPerSec, micros(s.cpuPerReq), w.p50, w.p99, w.non2xx)
 		}
 	}
+	if cfg.togetherRounds > 0 && len(results) > 1 {
+		return measureTogether(ctx, cfg, l.upstream.name, children, bases, results)
+	}
 	return nil
 }
+
+// getPath is what every measured GET asks for.
+const getPath = "/loadbench-bucket/object-1k"
 
 // signwayBinary returns -signway-bin or builds signway into dir.
 func signwayBinary(ctx context.Context, cfg config, dir string) (string, error) {

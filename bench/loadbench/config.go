@@ -15,15 +15,18 @@ type config struct {
 	connections int
 	threads     int
 	rounds      int
-	uploadSize  int64
-	proxies     []string // proxyKinds; may repeat for a control run
-	upstreams   []upstream
-	signwayBin  string // prebuilt binary; empty: build signwayPkg
-	signwayPkg  string
-	wrk         string
-	out         string
-	skipUpload  bool
-	skipChecks  bool
+	// togetherRounds follow the alternating rounds, with every proxy
+	// loaded at once (measureTogether); 0 skips them.
+	togetherRounds int
+	uploadSize     int64
+	proxies        []string // proxyKinds; may repeat for a control run
+	upstreams      []upstream
+	signwayBin     string // prebuilt binary; empty: build signwayPkg
+	signwayPkg     string
+	wrk            string
+	out            string
+	skipUpload     bool
+	skipChecks     bool
 }
 
 // proxyKinds are the proxies -proxies may name.
@@ -37,6 +40,7 @@ func parseConfig(args []string) (config, error) {
 	fs.IntVar(&c.connections, "connections", 64, "wrk connections (-c)")
 	fs.IntVar(&c.threads, "threads", 2, "wrk threads (-t)")
 	fs.IntVar(&c.rounds, "rounds", 3, "rounds; the proxies alternate within each and medians are reported")
+	fs.IntVar(&c.togetherRounds, "together-rounds", 5, "rounds, after the alternating ones, with every proxy loaded at the same time by its own wrk (one thread, half the connections); 0 to skip")
 	fs.Int64Var(&c.uploadSize, "upload-size", 1<<30, "bytes in the PUT whose peak RSS is measured")
 	fs.BoolVar(&c.skipUpload, "skip-upload", false, "skip the peak-RSS upload measurement")
 	fs.BoolVar(&c.skipChecks, "skip-checks", false, "skip the signing-service measurement (HTTP check and gRPC Check against proxying)")
@@ -69,6 +73,8 @@ func parseConfig(args []string) (config, error) {
 	switch {
 	case c.duration <= 0 || c.rounds <= 0 || c.connections <= 0 || c.threads <= 0:
 		return c, errors.New("-duration, -rounds, -connections and -threads must be positive")
+	case c.togetherRounds < 0:
+		return c, errors.New("-together-rounds must be 0 or more")
 	case c.uploadSize <= 0:
 		return c, errors.New("-upload-size must be positive")
 	}

@@ -103,7 +103,6 @@ func TestMedianAndLabels(t *testing.T) {
 // TestRoundRatios: a machine that slows down over the run moves both
 // proxies' figures; the ratio round by round keeps what differs between them.
 func TestRoundRatios(t *testing.T) {
-	cpu := func(s sample) float64 { return micros(s.cpuPerReq) }
 	mk := func(label string, us ...int) *proxyResult {
 		pr := &proxyResult{label: label}
 		for i, u := range us {
@@ -132,7 +131,7 @@ func TestRoundRatios(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := roundRatios(tc.pr, tc.base, cpu)
+			got := roundRatios(tc.pr.samples, tc.base.samples, cpuMicros)
 			if len(got) != len(tc.want) {
 				t.Fatalf("roundRatios = %v, want %v", got, tc.want)
 			}
@@ -144,12 +143,40 @@ func TestRoundRatios(t *testing.T) {
 			if s := ratioSpread(got); s != tc.spread {
 				t.Errorf("ratioSpread = %q, want %q", s, tc.spread)
 			}
-			if m := medianCPU(tc.pr) / medianCPU(tc.base); math.Abs(m-tc.mediansOf) > 1e-9 {
+			if m := medianOf(tc.pr.samples, cpuMicros) / medianOf(tc.base.samples, cpuMicros); math.Abs(m-tc.mediansOf) > 1e-9 {
 				t.Errorf("ratio of medians %v, want %v", m, tc.mediansOf)
 			}
 		})
 	}
 	if s := ratioSpread(nil); s != "-" {
 		t.Errorf("ratioSpread(nil) = %q, want -", s)
+	}
+}
+
+// TestRenderTogether: the rounds with every proxy loaded at once get their
+// own summary, with the ratios taken round by round.
+func TestRenderTogether(t *testing.T) {
+	mk := func(label string, us ...int) *proxyResult {
+		pr := &proxyResult{label: label}
+		for i, u := range us {
+			s := sample{round: i + 1, cpuPerReq: time.Duration(u) * time.Microsecond, proxyLabel: label,
+				wrk: wrkResult{reqPerSec: 1e6 / float64(u), p50: time.Millisecond, p99: 10 * time.Millisecond}}
+			pr.samples = append(pr.samples, s)
+			pr.together = append(pr.together, s)
+		}
+		return pr
+	}
+	results := []*proxyResult{mk("bare-pooled", 80, 120, 100), mk("signway", 88, 126, 120)}
+	var b strings.Builder
+	renderPhase(&b, config{connections: 64, togetherRounds: 3, skipUpload: true}, &phase{upstream: upstreamKinds["tls-h2"], results: results})
+	out := b.String()
+	for _, want := range []string{
+		"every proxy under its own `wrk -t1 -c32` at the same time, 3 rounds",
+		"| signway | 8333 | 120.0 | 0.91 (0.83-0.95) | 1.10 (1.05-1.20) | 1.00 (1.00-1.00) | 1.00 (1.00-1.00) |",
+		"#### Rounds, loaded together",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
 	}
 }

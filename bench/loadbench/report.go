@@ -53,7 +53,7 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 	}
 	fmt.Fprintf(b, "### %s\n\n", ph.upstream.describe())
 	base := results[0]
-	baseRPS, baseCPU := medianRPS(base), medianCPU(base)
+	baseRPS, baseCPU := medianOf(base.samples, reqPerSec), medianOf(base.samples, cpuMicros)
 	baseP50, baseP99 := medianLatency(base, p50), medianLatency(base, p99)
 	withUploads := !cfg.skipUpload && !ph.upstream.tls
 
@@ -65,7 +65,7 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 	}
 	b.WriteString("\n" + sep + "\n")
 	for _, pr := range results {
-		rps, cpu := medianRPS(pr), medianCPU(pr)
+		rps, cpu := medianOf(pr.samples, reqPerSec), medianOf(pr.samples, cpuMicros)
 		l50, l99 := medianLatency(pr, p50), medianLatency(pr, p99)
 		var non2xx int64
 		for _, s := range pr.samples {
@@ -82,32 +82,20 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 
 	if len(results) > 1 {
 		fmt.Fprintf(b, "\nRound by round, each proxy over %[1]s in the same round: the two ran back to back, so the machine's drift over the run cancels out of each ratio, as it does not out of the ratios of medians above. Median (lowest-highest) over rounds.\n\n| proxy | req/s vs %[1]s | CPU vs %[1]s | p50 vs %[1]s | p99 vs %[1]s |\n|---|---:|---:|---:|---:|\n", base.label)
-		figures := []func(sample) float64{
-			func(s sample) float64 { return s.wrk.reqPerSec },
-			func(s sample) float64 { return micros(s.cpuPerReq) },
-			func(s sample) float64 { return float64(s.wrk.p50) },
-			func(s sample) float64 { return float64(s.wrk.p99) },
-		}
 		for _, pr := range results[1:] {
 			b.WriteString("| " + pr.label + " |")
-			for _, f := range figures {
-				b.WriteString(" " + ratioSpread(roundRatios(pr, base, f)) + " |")
+			for _, f := range []func(sample) float64{reqPerSec, cpuMicros, p50Of, p99Of} {
+				b.WriteString(" " + ratioSpread(roundRatios(pr.samples, base.samples, f)) + " |")
 			}
 			b.WriteString("\n")
 		}
 	}
-
-	b.WriteString("\n#### Rounds\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | p50 | p99 | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
-	var all []sample
-	for _, pr := range results {
-		all = append(all, pr.samples...)
-	}
-	slices.SortStableFunc(all, func(a, b sample) int { return a.round - b.round })
-	for _, s := range all {
-		fmt.Fprintf(b, "| %d | %s | %.0f | %.1f | %.2f | %s | %s | %s | %d | %s |\n", s.round, s.proxyLabel,
-			s.wrk.reqPerSec, micros(s.cpuPerReq), s.cpu.Seconds(), s.wrk.latencyAvg, s.wrk.p50, s.wrk.p99, s.wrk.non2xx, s.wrk.socketErrors)
-	}
+	renderTogether(b, cfg, results)
 	b.WriteString("\n")
+	renderRounds(b, "Rounds", results, func(pr *proxyResult) []sample { return pr.samples })
+	if len(base.together) > 0 {
+		renderRounds(b, "Rounds, loaded together", results, func(pr *proxyResult) []sample { return pr.together })
+	}
 
 	if withUploads {
 		b.WriteString("#### Uploads\n\n| proxy | body | status | origin received (bytes) | time | MiB/s | peak RSS MiB | error |\n|---|---|---:|---:|---:|---:|---:|---|\n")
@@ -128,6 +116,21 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 		}
 		b.WriteString("\n")
 	}
+}
+
+// renderRounds lists every round's figures for every proxy, by round.
+func renderRounds(b *strings.Builder, title string, results []*proxyResult, of func(*proxyResult) []sample) {
+	fmt.Fprintf(b, "#### %s\n\n| round | proxy | req/s | proxy CPU µs/req | proxy CPU s | latency avg | p50 | p99 | non-2xx | socket errors |\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---|\n", title)
+	var all []sample
+	for _, pr := range results {
+		all = append(all, of(pr)...)
+	}
+	slices.SortStableFunc(all, func(a, b sample) int { return a.round - b.round })
+	for _, s := range all {
+		fmt.Fprintf(b, "| %d | %s | %.0f | %.1f | %.2f | %s | %s | %s | %d | %s |\n", s.round, s.proxyLabel,
+			s.wrk.reqPerSec, micros(s.cpuPerReq), s.cpu.Seconds(), s.wrk.latencyAvg, s.wrk.p50, s.wrk.p99, s.wrk.non2xx, s.wrk.socketErrors)
+	}
+	b.WriteString("\n")
 }
 
 func uploadCell(pr *proxyResult, chunked, skipped bool) string {
@@ -156,18 +159,17 @@ func bodyMode(chunked bool) string {
 	return "Content-Length"
 }
 
-func medianRPS(pr *proxyResult) float64 {
-	var v []float64
-	for _, s := range pr.samples {
-		v = append(v, s.wrk.reqPerSec)
-	}
-	return median(v)
-}
+// The figures a report compares, one sample at a time.
+func reqPerSec(s sample) float64 { return s.wrk.reqPerSec }
+func cpuMicros(s sample) float64 { return micros(s.cpuPerReq) }
+func p50Of(s sample) float64     { return float64(s.wrk.p50) }
+func p99Of(s sample) float64     { return float64(s.wrk.p99) }
 
-func medianCPU(pr *proxyResult) float64 {
-	var v []float64
-	for _, s := range pr.samples {
-		v = append(v, micros(s.cpuPerReq))
+// medianOf is the median of f over samples.
+func medianOf(samples []sample, f func(sample) float64) float64 {
+	v := make([]float64, 0, len(samples))
+	for _, s := range samples {
+		v = append(v, f(s))
 	}
 	return median(v)
 }
@@ -196,17 +198,17 @@ func median(v []float64) float64 {
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
-// roundRatios are pr's figures over base's, round by round, for the rounds
-// both ran. On a shared VM the bare proxy's CPU per request moved by up to
+// roundRatios are the figures of samples over base's, round by round, for
+// the rounds both ran. On a shared VM the bare proxy's CPU per request moved by up to
 // 1.5x within one run; two runs in the same round are next to each other in
 // time, so that drift cancels out of their ratio.
-func roundRatios(pr, base *proxyResult, f func(sample) float64) []float64 {
-	baseline := make(map[int]float64, len(base.samples))
-	for _, s := range base.samples {
+func roundRatios(samples, base []sample, f func(sample) float64) []float64 {
+	baseline := make(map[int]float64, len(base))
+	for _, s := range base {
 		baseline[s.round] = f(s)
 	}
 	var r []float64
-	for _, s := range pr.samples {
+	for _, s := range samples {
 		if b, ok := baseline[s.round]; ok && b > 0 {
 			r = append(r, f(s)/b)
 		}

@@ -11,7 +11,10 @@ import (
 	_ "net/http/pprof"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
+
+	"github.com/signway/signway/bench/signfloor"
 )
 
 // getBodySize is the size of every GET response: the "1 KiB GET" of the
@@ -98,9 +101,9 @@ func serveBareProxy(args []string) error {
 		}
 		switch *signer {
 		case "sdk":
-			rt = newSDKSigningTransport(tr, service, region)
+			rt = signfloor.NewSDK(tr, service, region)
 		case "signway":
-			rt = newMinSigningTransport(tr, service, region)
+			rt = signfloor.NewSignway(tr, service, region)
 		default:
 			return fmt.Errorf("bareproxy: -signer %q is not sdk or signway", *signer)
 		}
@@ -113,6 +116,15 @@ func serveBareProxy(args []string) error {
 		rp.BufferPool = &bufferPool{}
 	}
 	return fmt.Errorf("bareproxy: %w", http.ListenAndServe(*listen, rp))
+}
+
+// parseSign reads bareproxy's -sign flag: SERVICE/REGION.
+func parseSign(v string) (service, region string, err error) {
+	service, region, ok := strings.Cut(v, "/")
+	if !ok || service == "" || region == "" {
+		return "", "", fmt.Errorf("bareproxy: -sign %q is not SERVICE/REGION, such as execute-api/us-east-1", v)
+	}
+	return service, region, nil
 }
 
 // bufferPool is the one tuning a production proxy adds to the bare one:

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/signway/signway/bench/signfloor"
 	"github.com/signway/signway/internal/admin"
 
 	"github.com/signway/signway/internal/authz"
@@ -104,8 +105,9 @@ routes:
 // BenchmarkGatewayGET is the whole handler `signway serve` runs (the
 // access-log middleware with its request IDs, metrics, routing, signing,
 // the signing clone) against the bare httputil.ReverseProxy make bench
-// compares it with, on the same in-memory upstream: allocations and work per
-// request that do not depend on how busy the machine is.
+// compares it with, and that proxy with a signature and nothing else
+// (bench/signfloor), on the same in-memory upstream: allocations and work
+// per request that do not depend on how busy the machine is.
 func BenchmarkGatewayGET(b *testing.B) {
 	b.Setenv("AWS_ACCESS_KEY_ID", "AKIDBENCHEXAMPLE")
 	b.Setenv("AWS_SECRET_ACCESS_KEY", "bench-secret")
@@ -131,10 +133,13 @@ func BenchmarkGatewayGET(b *testing.B) {
 	defer stop()
 	target, _ := url.Parse("https://abcdef.execute-api.us-east-1.amazonaws.com")
 	bare := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) }, Transport: up, BufferPool: benchPool{}}
+	// The bare proxy plus a clone and a signature: the floor under signway.
+	floor := &httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) { pr.SetURL(target) },
+		Transport: signfloor.NewSignway(up, "execute-api", "us-east-1"), BufferPool: benchPool{}}
 	for _, tc := range []struct {
 		name string
 		h    http.Handler
-	}{{"bare", bare}, {"signway", sw}} {
+	}{{"bare", bare}, {"bare-signing", floor}, {"signway", sw}} {
 		b.Run(tc.name, func(b *testing.B) {
 			// One request for every round, as in proxy's BenchmarkProxyGET:
 			// building it would cost more than either handler.

@@ -6,7 +6,6 @@
 package signfloor
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"time"
@@ -49,12 +48,12 @@ func (t *SDK) RoundTrip(r *http.Request) (*http.Response, error) {
 	out := r.Clone(r.Context())
 	hash := sigv4.EmptyPayloadHash
 	if out.Body != nil && out.Body != http.NoBody {
-		hash = "UNSIGNED-PAYLOAD"
+		hash = sigv4.UnsignedPayload
 	}
 	// Sent and signed as signway does, so both put the same headers on
 	// the wire.
 	out.Header.Set("X-Amz-Content-Sha256", hash)
-	if err := t.signer.SignHTTP(context.Background(), t.creds, out, hash, t.service, t.region, time.Now()); err != nil {
+	if err := t.signer.SignHTTP(r.Context(), t.creds, out, hash, t.service, t.region, time.Now()); err != nil {
 		if out.Body != nil {
 			out.Body.Close()
 		}

@@ -54,7 +54,7 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 	fmt.Fprintf(b, "### %s\n\n", ph.upstream.describe())
 	base := results[0]
 	baseRPS, baseCPU := medianOf(base.samples, reqPerSec), medianOf(base.samples, cpuMicros)
-	baseP50, baseP99 := medianLatency(base, p50), medianLatency(base, p99)
+	baseP50, baseP99 := medianLatency(base.samples, p50Of), medianLatency(base.samples, p99Of)
 	withUploads := !cfg.skipUpload && !ph.upstream.tls
 
 	fmt.Fprintf(b, "| proxy | req/s | req/s vs %[1]s | proxy CPU µs/req | CPU vs %[1]s | p50 | p50 vs %[1]s | p99 | p99 vs %[1]s | non-2xx |", base.label)
@@ -66,7 +66,7 @@ func renderPhase(b *strings.Builder, cfg config, ph *phase) {
 	b.WriteString("\n" + sep + "\n")
 	for _, pr := range results {
 		rps, cpu := medianOf(pr.samples, reqPerSec), medianOf(pr.samples, cpuMicros)
-		l50, l99 := medianLatency(pr, p50), medianLatency(pr, p99)
+		l50, l99 := medianLatency(pr.samples, p50Of), medianLatency(pr.samples, p99Of)
 		var non2xx int64
 		for _, s := range pr.samples {
 			non2xx += s.wrk.non2xx
@@ -174,16 +174,10 @@ func medianOf(samples []sample, f func(sample) float64) float64 {
 	return median(v)
 }
 
-func p50(w wrkResult) time.Duration { return w.p50 }
-func p99(w wrkResult) time.Duration { return w.p99 }
-
-// medianLatency is the median over rounds of one latency percentile.
-func medianLatency(pr *proxyResult, pick func(wrkResult) time.Duration) time.Duration {
-	var v []float64
-	for _, s := range pr.samples {
-		v = append(v, float64(pick(s.wrk)))
-	}
-	return time.Duration(median(v)).Round(time.Microsecond)
+// medianLatency is the median over samples of one latency percentile
+// (p50Of or p99Of).
+func medianLatency(samples []sample, pick func(sample) float64) time.Duration {
+	return time.Duration(medianOf(samples, pick)).Round(time.Microsecond)
 }
 
 func median(v []float64) float64 {

@@ -111,10 +111,14 @@ func (t *signingTransport) RoundTrip(in *http.Request) (*http.Response, error) {
 	if capt != nil {
 		return capt.keep(out), nil
 	}
+	var guard *bodyGuard
 	if plan.body != bodySpool && plan.body != bodyNone {
-		out = guardBody(out) // streamed: it can still fail, and must then not complete
+		out, guard = guardBody(out) // streamed: it can still fail, and must then not complete
 	}
 	resp, err := t.send(out)
+	if err == nil {
+		guard.answered()
+	}
 	if rt.MaxAttempts > 1 && replayable(out, plan) {
 		return t.retry(out, rawQuery, resp, err, func(next *http.Request, now time.Time) error {
 			return t.sign(next, creds, &p, plan.presign, lifetime, now)
